@@ -1,0 +1,103 @@
+"""The `tuner` command line. Parsing only: each command lives in tuner_tui/commands/ and is imported when run,
+so `tuner --help`, `tuner recipes` and `tuner validate` never pay for torch/transformers (10-20 s)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from tuner_tui import __version__
+
+EPILOG = "RUN accepts a unique prefix of a run id. Exit codes: 0 ok, 1 failed, 2 usage."
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detach", action="store_true", help="start the worker and return at once")
+    p.add_argument("--json", action="store_true", help="print JSON: the run id first, the final record last")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuner", description="Fine-tune LLMs from the terminal: recipes, "
+                                     "runs that survive disconnects, history.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"tuner {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("recipes", help="list built-in and your recipes")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("validate", help="check recipe files; exit 1 when any is invalid")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="recipe files or built-in names")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("schema", help="print the recipe JSON Schema (for editors)")
+
+    p = sub.add_parser("run", help="launch a fine-tuning run from a recipe")
+    p.add_argument("recipe", metavar="RECIPE", help="a built-in recipe name, one of yours, or a path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set train.learning_rate=1e-4 (repeatable)")
+    p.add_argument("--name", help="a name for the run (default: the recipe's)")
+    _run_options(p)
+
+    p = sub.add_parser("resume", help="continue a stopped, failed or crashed run from its last checkpoint")
+    p.add_argument("run", metavar="RUN")
+    _run_options(p)
+
+    p = sub.add_parser("stop", help="stop a run: it saves a checkpoint at the end of the step")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("logs", help="the run's events, for people")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("-f", "--follow", action="store_true", help="follow until the run ends (Ctrl-C to stop "
+                   "following; the run goes on)")
+    p.add_argument("--json", action="store_true", help="print the raw events as a JSON list")
+
+    p = sub.add_parser("ls", help="list runs")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("show", help="one run's record")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("merge", help="merge a run's adapter into the base model (writes merged/)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("try", help="answer a prompt with the base and the tuned model side by side")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+COMMANDS = {
+    "recipes": "tuner_tui.commands.recipes:cmd_recipes",
+    "validate": "tuner_tui.commands.recipes:cmd_validate",
+    "schema": "tuner_tui.commands.recipes:cmd_schema",
+    "run": "tuner_tui.commands.runs:cmd_run",
+    "resume": "tuner_tui.commands.runs:cmd_resume",
+    "stop": "tuner_tui.commands.runs:cmd_stop",
+    "logs": "tuner_tui.commands.runs:cmd_logs",
+    "ls": "tuner_tui.commands.history:cmd_ls",
+    "show": "tuner_tui.commands.history:cmd_show",
+    "merge": "tuner_tui.commands.outputs:cmd_merge",
+    "try": "tuner_tui.commands.outputs:cmd_try",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    module_name, func_name = COMMANDS[args.command].split(":")
+    from tuner_tui.commands.common import guarded
+
+    return guarded(lambda: getattr(importlib.import_module(module_name), func_name)(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""`tuner run`, `resume`, `stop`, `logs`: launching workers and watching them. No torch in this process."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
+
+from tuner_tui.commands.common import err, out, print_json, print_problems
+from tuner_tui.domain.event_text import describe, human_bytes
+from tuner_tui.domain.events import TERMINAL, terminal_event
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.runtime import launcher
+from tuner_tui.runtime.event_log import EventLog, read_events
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.preflight import preflight
+from tuner_tui.runtime.recipe_catalog import builtin_dir, resolve_recipe
+from tuner_tui.runtime.store import RunStore
+
+POLL_S = 0.5
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    home = Home.default().ensure()
+    path = resolve_recipe(args.recipe, home)
+    loaded = load_recipe(path, args.overrides)
+    checked = preflight(loaded)
+    if not args.json:
+        print_problems(checked.warnings)
+    origin = "built-in" if path.resolve().parent == builtin_dir().resolve() else (
+        "yours" if path.resolve().parent == home.recipes_dir.resolve() else "path")
+    record = launcher.create_run(loaded, home, name=args.name, origin=origin)
+    return _launch_and_follow(record, home, args, resume=False)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    home = Home.default()
+    store = RunStore(home)
+    record = launcher.reconcile(store.resolve(args.run), store)
+    if record["status"] in ("queued", "running"):
+        raise ProblemsFound([Problem(record["id"], "the run is still running", hint=f"follow it: tuner logs -f "
+                                     f"{record['id']}")])
+    if record["status"] == "finished":
+        raise ProblemsFound([Problem(record["id"], "the run already finished", hint="to train more, "
+                                     f"tuner relaunch {record['id']} --set train.epochs=N")])
+    return _launch_and_follow(record, home, args, resume=True)
+
+
+def _launch_and_follow(record: dict, home: Home, args: argparse.Namespace, resume: bool) -> int:
+    proc = launcher.launch(record, home, resume=resume)
+    run_id, run_dir = record["id"], record["run_dir"]
+    if args.json:
+        sys.stdout.write(json.dumps({"run_id": run_id, "run_dir": run_dir}) + "\n")
+        sys.stdout.flush()
+    else:
+        out.print(f"{'resumed' if resume else 'launched'} run [bold]{run_id}[/] ({record['name']}) · {run_dir}")
+    if args.detach:
+        if not args.json:
+            out.print(f"follow: [bold]tuner logs -f {run_id}[/]   stop: [bold]tuner stop {run_id}[/]")
+        return 0
+    log = EventLog(Path(run_dir) / "events.jsonl")
+    if resume:
+        log.read_new()       # start following after the previous attempt's events
+    try:
+        final = _follow(log, record, home, proc, quiet=args.json)
+    except KeyboardInterrupt:
+        err.print(f"\ndetached; the run goes on. re-attach: tuner logs -f {run_id}   stop: tuner stop {run_id}")
+        return 0
+    store = RunStore(home)
+    record = launcher.reconcile(store.get(run_id) or record, store)
+    if args.json:
+        sys.stdout.write(json.dumps(record, default=str) + "\n")
+    else:
+        _print_end(record, final)
+    return 1 if record["status"] in ("failed", "crashed") else 0
+
+
+def _follow(log: EventLog, record: dict, home: Home, proc, quiet: bool) -> dict | None:
+    """Poll the event log until a terminal event or the worker's death. Returns the terminal event."""
+    state: dict = {"record": record}
+    store = RunStore(home)
+    console = Console(file=io.StringIO()) if quiet else out    # --json: stdout carries JSON only
+    with Live(Text("starting worker..."), console=console, refresh_per_second=4, transient=True) as live:
+        while True:
+            for event in log.read_new():
+                _update(state, event)
+                if not quiet and event["type"] in ("warning", "started", "resumed", "checkpoint"):
+                    live.console.print(describe(event), markup=False, highlight=False)
+                if event["type"] in TERMINAL:
+                    return event
+            live.update(_progress(state))
+            if proc.poll() is not None:
+                tail = log.read_new()
+                for event in tail:
+                    _update(state, event)
+                terminal = terminal_event(tail)
+                if terminal is None:
+                    launcher.reconcile(store.get(record["id"]) or record, store)
+                return terminal
+            time.sleep(POLL_S)
+
+
+def _update(state: dict, event: dict) -> None:
+    kind = event["type"]
+    if kind == "started":
+        state["total"] = event.get("total_steps")
+        state["t0"] = event["t"]
+    elif kind == "phase":
+        state["phase"] = event.get("phase")
+        state["total"] = event.get("total_steps") or state.get("total")
+    elif kind == "log":
+        state.setdefault("first_step", (event["step"], event["t"]))
+        state.update(step=event["step"], epoch=event.get("epoch"), t=event["t"])
+        for key in ("loss", "eval_loss", "tokens_per_s"):
+            if event.get(key) is not None:
+                state[key] = event[key]
+    elif kind == "memory":
+        state["memory"] = event.get("peak") or event.get("rss")
+
+
+def _progress(state: dict) -> Text:
+    step, total = state.get("step", 0), state.get("total")
+    if not total:
+        return Text(f"{state.get('phase') or 'starting'}...")
+    width = 30
+    done = int(width * min(step / total, 1.0))
+    eta = "?"
+    first = state.get("first_step")
+    if first and step > first[0]:
+        rate = (state["t"] - first[1]) / (step - first[0])
+        eta = f"{max(0, (total - step) * rate):.0f}s"
+    parts = [f"[{'█' * done}{'·' * (width - done)}] {step}/{total}", f"epoch {state.get('epoch') or 0:.2f}"]
+    for key, label in (("loss", "loss"), ("eval_loss", "eval"), ("tokens_per_s", "tok/s")):
+        if state.get(key) is not None:
+            parts.append(f"{label} {state[key]:.4g}")
+    parts += [f"ETA {eta}", f"mem {human_bytes(state.get('memory'))}", state.get("phase") or ""]
+    return Text("  ".join(parts))
+
+
+def _print_end(record: dict, final: dict | None) -> None:
+    status = record["status"]
+    color = {"finished": "green", "stopped": "yellow"}.get(status, "red")
+    out.print(f"[{color}]{status}[/] run [bold]{record['id']}[/]")
+    if final is not None:
+        out.print(describe(final), markup=False, highlight=False)
+    elif record.get("failure"):
+        failure = record["failure"]
+        out.print(f"{failure.get('message')}\n    suggestion: {failure.get('suggestion')}", markup=False)
+    if status in ("failed", "crashed", "stopped"):
+        out.print(f"log: {record['run_dir']}/worker.log   resume: tuner resume {record['id']}", markup=False)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    home = Home.default()
+    record = launcher.stop(RunStore(home).resolve(args.run), home)
+    if args.json:
+        print_json(record)
+    else:
+        out.print(f"run {record['id']} is {record['status']}")
+    return 0 if record["status"] in ("stopped", "finished") else 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    home = Home.default()
+    store = RunStore(home)
+    record = launcher.reconcile(store.resolve(args.run), store)
+    path = Path(record["run_dir"]) / "events.jsonl"
+    if args.json:
+        print_json(read_events(path))
+        return 0
+    log = EventLog(path)
+    try:
+        while True:
+            events = log.read_new()
+            for event in events:
+                if event["type"] != "memory":
+                    out.print(describe(event), markup=False, highlight=False)
+            if not args.follow or terminal_event(events) is not None:
+                break
+            record = launcher.reconcile(store.get(record["id"]) or record, store)
+            if record["status"] not in ("queued", "running"):
+                for event in log.read_new():
+                    out.print(describe(event), markup=False, highlight=False)
+                out.print(f"run is {record['status']}")
+                break
+            time.sleep(POLL_S)
+    except KeyboardInterrupt:
+        err.print("stopped following; the run goes on")
+    return 0

@@ -1,0 +1,289 @@
+"""Training data: read local rows, check them, and turn them into examples the trainer understands.
+
+Pure Python so that pre-flight can refuse bad data *before* a worker starts (and in the CLI, without torch).
+The worker runs the very same functions, so what pre-flight accepted is what trains.
+
+Examples are one of:
+  {"prompt": str, "completion": str}                    alpaca (completion-only loss)
+  {"prompt": [messages], "completion": [message]}       sharegpt / messages (loss on the last assistant turn)
+  {"messages": [messages]}                              sharegpt / messages with completion_only: false
+  {"text": str}                                         text
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe import DataSpec
+
+LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
+MAX_REPORTED = 20           # problems listed per file; the rest are counted
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+CHAT_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
+
+
+def alpaca_prompt(instruction: str, input_text: str = "") -> str:
+    """The seed's Alpaca template, exactly; the Input block only when there is input."""
+    if input_text:
+        return f"### Instruction:\n{instruction}\n\n### Input:\n{input_text}\n\n### Response:\n"
+    return f"### Instruction:\n{instruction}\n\n### Response:\n"
+
+
+@dataclass
+class Row:
+    values: dict[str, Any]
+    number: int                 # 1-based row number
+    line: int | None            # line in the file, where the format has lines
+
+
+@dataclass
+class PreparedData:
+    source: str
+    examples: list[dict]
+    train_index: list[int]
+    eval_index: list[int]
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return len(self.examples)
+
+
+class RowError(ValueError):
+    def __init__(self, key: str, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.key, self.hint = key, hint
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+def is_local(path: str, base_dir: Path) -> bool:
+    p = Path(path).expanduser()
+    return (base_dir / p).exists() or p.is_absolute() or path.startswith(".") or p.suffix in LOCAL_SUFFIXES
+
+
+def local_path(path: str, base_dir: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base_dir / p)
+
+
+def read_rows(path: Path) -> Iterator[Row]:
+    """Rows of a local file; raises ProblemsFound naming the file and line for what cannot be read."""
+    name = str(path)
+    if not path.is_file():
+        raise ProblemsFound([Problem(name, "no such data file", key="data.path",
+                                     hint="paths are relative to the recipe's folder")])
+    suffix = path.suffix.lower()
+    if suffix not in LOCAL_SUFFIXES:
+        raise ProblemsFound([Problem(name, f"unsupported data file type '{suffix or '(none)'}'", key="data.path",
+                                     expected="one of " + ", ".join(LOCAL_SUFFIXES))])
+    if suffix == ".parquet":
+        yield from _parquet_rows(path)
+        return
+    raw = path.read_bytes()
+    if b"\x00" in raw[:65536]:
+        raise ProblemsFound([Problem(name, "binary file: expected UTF-8 text", key="data.path")])
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise ProblemsFound([Problem(name, f"not valid UTF-8 (byte 0x{raw[err.start]:02x})", line=line,
+                                     hint="save the file as UTF-8")]) from None
+    reader = {".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows}[suffix]
+    yield from reader(text, name)
+
+
+def _jsonl_rows(text: str, name: str) -> Iterator[Row]:
+    problems, number = [], 0
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as err:
+            problems.append(Problem(name, f"not valid JSON: {err.msg}", line=line_no, column=err.colno))
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(name, f"each line must be a JSON object, got {type(value).__name__}",
+                                    line=line_no))
+            continue
+        yield Row(value, number, line_no)
+    if problems:
+        raise ProblemsFound(_capped(problems))
+
+
+def _json_rows(text: str, name: str) -> Iterator[Row]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ProblemsFound([Problem(name, f"not valid JSON: {err.msg}", line=err.lineno, column=err.colno,
+                                     hint="for one object per line, name the file .jsonl")]) from None
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise ProblemsFound([Problem(name, "expected a JSON list of rows (or an object holding one list)")])
+        value = lists[0]
+    if not isinstance(value, list):
+        raise ProblemsFound([Problem(name, f"expected a JSON list of rows, got {type(value).__name__}")])
+    bad = [Problem(name, f"row {i} is a {type(v).__name__}, not an object") for i, v in enumerate(value, 1)
+           if not isinstance(v, dict)]
+    if bad:
+        raise ProblemsFound(_capped(bad))
+    for i, v in enumerate(value, start=1):
+        yield Row(v, i, None)
+
+
+def _csv_rows(text: str, name: str) -> Iterator[Row]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        for number, values in enumerate(reader, start=1):
+            if None in values:
+                raise ProblemsFound([Problem(name, "row has more fields than the header", line=reader.line_num)])
+            yield Row(dict(values), number, reader.line_num)
+    except csv.Error as err:
+        raise ProblemsFound([Problem(name, f"not valid CSV: {err}", line=reader.line_num)]) from None
+
+
+def _parquet_rows(path: Path) -> Iterator[Row]:
+    try:
+        import pyarrow.parquet as pq  # only for parquet files; comes with `datasets`
+        table = pq.read_table(path)
+    except Exception as err:  # noqa: BLE001 - any reader failure is the file's problem
+        raise ProblemsFound([Problem(str(path), f"cannot read parquet: {err}")]) from None
+    for i, values in enumerate(table.to_pylist(), start=1):
+        yield Row(values, i, None)
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_REPORTED:
+        return problems
+    rest = len(problems) - MAX_REPORTED
+    return [*problems[:MAX_REPORTED], Problem(problems[0].file, f"... and {rest} more problems like these")]
+
+
+# ------------------------------------------------------------------------------------------------ formatting
+
+def format_row(values: dict[str, Any], spec: DataSpec) -> dict:
+    """One row -> one training example, or RowError naming the field and what is wrong."""
+    col = spec.columns
+    if spec.format == "alpaca":
+        instruction = _text(values, col.get("instruction", "instruction"))
+        input_text = _text(values, col.get("input", "input"), required=False)
+        output = _text(values, col.get("output", "output"))
+        return {"prompt": alpaca_prompt(instruction, input_text), "completion": output}
+    if spec.format == "text":
+        return {"text": _text(values, col.get("text", "text"))}
+    messages = _conversation(values, spec)
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
+    if last is None:
+        raise RowError(col.get("messages", "messages"), "has no assistant turn to learn from")
+    if not spec.completion_only:
+        return {"messages": messages}
+    return {"prompt": messages[:last], "completion": [messages[last]]}
+
+
+def _text(values: dict, key: str, required: bool = True) -> str:
+    value = values.get(key)
+    if value is None:
+        if required:
+            present = ", ".join(map(str, values)) or "none"
+            raise RowError(key, f"missing field '{key}' (row has: {present})",
+                           hint=f"map your column with data.columns.{key}")
+        return ""
+    if not isinstance(value, str):
+        raise RowError(key, f"field '{key}' is a {type(value).__name__}, expected text")
+    return value
+
+
+def _conversation(values: dict, spec: DataSpec) -> list[dict]:
+    sharegpt = spec.format == "sharegpt"
+    key = spec.columns.get("conversations" if sharegpt else "messages", "conversations" if sharegpt else "messages")
+    role_key, content_key = ("from", "value") if sharegpt else ("role", "content")
+    role_key, content_key = spec.columns.get("role", role_key), spec.columns.get("content", content_key)
+    known = {**(SHAREGPT_ROLES if sharegpt else CHAT_ROLES), **spec.roles}
+    turns = values.get(key)
+    if not isinstance(turns, list) or not turns:
+        raise RowError(key, f"field '{key}' must be a non-empty list of turns" if key in values else
+                       f"missing field '{key}' (row has: {', '.join(map(str, values)) or 'none'})",
+                       hint=None if key in values else f"map your column with data.columns.{key}")
+    messages = []
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, dict) or not isinstance(turn.get(content_key), str):
+            raise RowError(f"{key}[{i}]", f"turn {i} needs '{role_key}' and text '{content_key}'")
+        role = turn.get(role_key)
+        if role not in known:
+            raise RowError(f"{key}[{i}].{role_key}", f"unknown role {role!r}",
+                           hint=f"known: {', '.join(known)}; map others with data.roles, e.g. "
+                           f"data.roles: {{{role}: assistant}}")
+        messages.append({"role": known[role], "content": turn[content_key]})
+    return messages
+
+
+def _is_empty(example: dict) -> bool:
+    if "text" in example:
+        return not example["text"].strip()
+    completion = example.get("completion", example.get("messages"))
+    if isinstance(completion, str):
+        return not completion.strip()
+    return not any(m["content"].strip() for m in completion if m["role"] == "assistant")
+
+
+# ------------------------------------------------------------------------------------------------ preparing
+
+def split_index(rows: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """Deterministic held-out split: same rows, same seed -> same split (resume relies on it)."""
+    order = list(range(rows))
+    random.Random(seed).shuffle(order)
+    held = math.ceil(rows * val_split) if val_split > 0 else 0
+    return sorted(order[held:]), sorted(order[:held])
+
+
+def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) -> PreparedData:
+    """Format every row, collect every problem, refuse data that cannot train."""
+    examples, problems, empty = [], [], 0
+    for row in rows:
+        if spec.max_rows and len(examples) >= spec.max_rows:
+            break
+        try:
+            example = format_row(row.values, spec)
+        except RowError as err:
+            where = f"row {row.number}" + (f" (line {row.line})" if row.line else "")
+            problems.append(Problem(source, f"{where}: {err}", key=err.key, line=row.line, hint=err.hint))
+            continue
+        empty += _is_empty(example)
+        examples.append(example)
+    if problems:
+        raise ProblemsFound(_capped(problems))
+    return finish(examples, spec, source, seed, empty)
+
+
+def finish(examples: list[dict], spec: DataSpec, source: str, seed: int, empty: int) -> PreparedData:
+    rows = len(examples)
+    if rows == 0:
+        raise ProblemsFound([Problem(source, "the dataset is empty: no rows to train on", key="data.path")])
+    if empty == rows:
+        raise ProblemsFound([Problem(source, f"all {rows} rows are empty after formatting", key="data.columns",
+                                     hint="check data.format and data.columns against your fields")])
+    if rows < 2:
+        raise ProblemsFound([Problem(source, f"the dataset has {rows} row; at least 2 are needed to train "
+                                     "(and more to hold some out)", key="data.path")])
+    train, held = split_index(rows, spec.val_split, seed)
+    warnings = []
+    if empty:
+        warnings.append(Problem(source, f"{empty} of {rows} rows have an empty answer", severity="warning"))
+    return PreparedData(source, examples, train, held, warnings)
+
+
+def prepare_local(spec: DataSpec, base_dir: Path, seed: int) -> PreparedData:
+    path = local_path(spec.path, base_dir)
+    return prepare_rows(read_rows(path), spec, str(path), seed)

@@ -1,0 +1,235 @@
+"""The recipe language: what a fine-tuning run is, as pydantic models.
+
+The key paths mirror the seed's LoraConfig / BitsAndBytesConfig / TrainingArguments and are a contract
+(docs/architecture.md). Every field carries a description: `tuner schema` exports them as JSON Schema for
+editors, and the error messages quote them.
+
+Cross-field rules that make a recipe unrunnable are errors; settings that would merely be ignored (a `lora`
+block under `kind: prefix`) are warnings, so `--set method.kind=...` works on any recipe.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MethodKind = Literal["full", "lora", "qlora", "dora", "prefix"]
+DataFormat = Literal["alpaca", "sharegpt", "messages", "text"]
+ADAPTER_METHODS = ("lora", "qlora", "dora")
+
+
+class Strict(BaseModel):
+    """Unknown keys are refused (with a "did you mean"), never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ModelSpec(Strict):
+    source: str = Field(
+        min_length=1,
+        description="What to fine-tune: a Hugging Face hub id (e.g. Qwen/Qwen2.5-0.5B-Instruct), a local folder "
+        "with config.json, or a built-in offline model: smollm2-135m-instruct, tiny-random-llama.",
+    )
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="Dtype of the weights that are not quantized. auto: bf16 where supported, else fp16 "
+        "on GPU, fp32 on CPU. fp32 doubles memory against bf16."
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) to pin the model to.")
+    trust_remote_code: bool = Field(
+        False, description="Run Python code shipped with the model repo. Only for repos you trust; stated in "
+        "pre-flight and in the run record."
+    )
+
+
+class LoraSpec(Strict):
+    r: int = Field(16, ge=1, le=1024, description="LoRA rank. Higher = more capacity, more trainable "
+                   "parameters and memory (r × (d + k) per targeted module).")
+    alpha: int = Field(32, ge=1, le=4096, description="LoRA scaling numerator (scale = alpha / r). Usually 2 × r.")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA path, in [0, 1).")
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "v_proj"],
+        description="Module names to adapt (e.g. [q_proj, k_proj, v_proj, o_proj]) or all-linear. More modules "
+        "= better quality, more memory.",
+    )
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="Which biases to train.")
+
+    @model_validator(mode="after")
+    def _targets_not_empty(self) -> LoraSpec:
+        if isinstance(self.target_modules, list) and not self.target_modules:
+            raise ValueError("target_modules is empty: name at least one module, e.g. [q_proj, v_proj]")
+        return self
+
+
+class QuantizationSpec(Strict):
+    bits: Literal[4, 8] = Field(4, description="Load the frozen base weights in 4-bit (QLoRA) or 8-bit. "
+                                "4-bit cuts weight memory ~4× against bf16.")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type; nf4 suits normally "
+                                              "distributed weights (the QLoRA paper's choice).")
+    double_quant: bool = Field(True, description="Quantize the quantization constants too: saves ~0.4 bit "
+                               "per parameter.")
+    compute_dtype: Literal["bfloat16", "float16", "float32"] = Field(
+        "bfloat16", description="Dtype the 4-bit weights are dequantized to for matmuls.")
+
+
+class PrefixSpec(Strict):
+    num_virtual_tokens: int = Field(20, ge=1, le=1024, description="Learned prefix length per layer. Longer "
+                                    "= more capacity, longer effective sequence.")
+    prefix_projection: bool = Field(False, description="Reparametrize the prefix through an MLP (more "
+                                    "trainable parameters, often more stable).")
+
+
+class MethodSpec(Strict):
+    kind: MethodKind = Field(
+        "lora", description="full: train every weight (most memory). lora: low-rank adapters. qlora: LoRA on "
+        "a 4-bit NF4 base (least memory). dora: weight-decomposed LoRA. prefix: prefix tuning."
+    )
+    lora: LoraSpec | None = Field(None, description="Adapter settings for lora, qlora and dora.")
+    quantization: QuantizationSpec | None = Field(
+        None, description="Load the base in 4 or 8 bits (bitsandbytes). qlora defaults to 4-bit nf4 + double "
+        "quantization; lora/dora may use 8-bit or 4-bit; refused for full."
+    )
+    prefix: PrefixSpec | None = Field(None, description="Prefix tuning settings (kind: prefix).")
+
+
+class DataSpec(Strict):
+    path: str = Field(min_length=1, description="A local .json/.jsonl/.csv/.parquet file (relative to the "
+                      "recipe) or a hub dataset id.")
+    format: DataFormat = Field(
+        "alpaca", description="alpaca: instruction/input/output. sharegpt: conversations of from/value. "
+        "messages: role/content lists through the chat template. text: plain text."
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Map the format's field names to your columns, e.g. "
+        "{instruction: question, output: answer}."
+    )
+    split: str = Field("train", description="Which split of a hub dataset to read.")
+    val_split: float = Field(0.1, ge=0.0, lt=0.5, description="Fraction held out for evaluation, in [0, 0.5). "
+                             "0 means no eval loss and no overfitting watch.")
+    max_length: int = Field(1024, ge=16, le=131072, description="Tokens per example; longer rows are "
+                            "truncated (and counted). Activation memory grows with it.")
+    packing: bool = Field(False, description="Pack several short examples into one sequence: faster on "
+                          "short rows.")
+    completion_only: bool = Field(True, description="Compute loss on the answer only (instruction formats).")
+    chat_template: str | None = Field(None, description="A chat template for models without one: chatml, or "
+                                      "a Jinja template string.")
+    roles: dict[str, str] = Field(
+        default_factory=dict, description="Map extra sharegpt/messages roles to user, assistant, system or "
+        "tool, e.g. {function_call: assistant, observation: tool}."
+    )
+    max_rows: int | None = Field(None, ge=1, description="Use at most this many rows (quick experiments).")
+
+
+class TrainSpec(Strict):
+    epochs: float = Field(3, gt=0, description="Passes over the training data (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps; -1 = use epochs.")
+    batch_size: int = Field(4, ge=1, description="Examples per device per step. Activation memory grows "
+                            "linearly with it.")
+    grad_accum: int = Field(4, ge=1, description="Steps accumulated per optimizer update: effective batch = "
+                            "batch_size × grad_accum × processes, at no memory cost.")
+    learning_rate: float = Field(2.0e-4, gt=0, le=1.0, description="Peak learning rate (LoRA ~1e-4..3e-4, "
+                                 "full ~1e-5).")
+    weight_decay: float = Field(0.01, ge=0, le=1.0, description="AdamW weight decay.")
+    warmup_ratio: float = Field(0.03, ge=0, lt=1.0, description="Fraction of steps spent warming up the "
+                                "learning rate.")
+    scheduler: Literal["linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts",
+                       "polynomial"] = Field("cosine", description="Learning-rate schedule.")
+    optimizer: Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adafactor",
+                       "sgd"] = Field("adamw_torch", description="Optimizer. 8-bit Adam cuts optimizer state "
+                                      "memory ~4× (bitsandbytes, GPU).")
+    logging_steps: int = Field(10, ge=1, description="Log train loss every N steps.")
+    eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: logging_steps × "
+                                   "5). Each eval costs a pass over the held-out rows.")
+    save: Literal["epoch", "steps", "no"] = Field("epoch", description="When to save checkpoints: every "
+                                                  "epoch, every save_steps, or never (stop still saves one).")
+    save_steps: int = Field(500, ge=1, description="Checkpoint every N steps when save: steps.")
+    save_total_limit: int | None = Field(2, ge=1, description="Keep at most this many checkpoints (disk).")
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="Mixed precision. auto: bf16 where supported, fp16 on older GPUs, bf16 autocast on "
+        "CPU.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
+                                         "much less activation memory for ~30% more time.")
+    seed: int = Field(42, description="Seed for shuffling, the held-out split and initialization.")
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="Stop after this many evaluations without a better eval loss, keeping the best "
+        "checkpoint. Needs data.val_split > 0.")
+
+
+class OutputSpec(Strict):
+    merge: bool = Field(False, description="After training, merge the adapter into the base and save full "
+                        "safetensors in merged/ (needs disk for a full copy of the model).")
+
+
+class LaunchSpec(Strict):
+    num_processes: int = Field(1, ge=1, le=1024, description="Processes (GPUs) to train on; > 1 runs the "
+                               "worker under accelerate launch (DDP).")
+    accelerate_config: str | None = Field(None, description="An accelerate config file for FSDP or DeepSpeed.")
+
+
+class Recipe(Strict):
+    name: str = Field(min_length=1, max_length=100, description="Short name of the recipe; runs are named "
+                      "after it.")
+    description: str | None = Field(None, description="One line on what the recipe is for.")
+    model: ModelSpec = Field(description="The base model.")
+    method: MethodSpec = Field(default_factory=lambda: MethodSpec(), description="How to fine-tune it.")
+    data: DataSpec = Field(description="The training data.")
+    train: TrainSpec = Field(default_factory=lambda: TrainSpec(), description="Training arguments.")
+    output: OutputSpec = Field(default_factory=lambda: OutputSpec(), description="What to write at the end.")
+    launch: LaunchSpec = Field(default_factory=lambda: LaunchSpec(), description="Where to run it.")
+
+    @model_validator(mode="after")
+    def _cross_field(self) -> Recipe:
+        kind, quant = self.method.kind, self.method.quantization
+        if kind == "full" and quant is not None:
+            raise ValueError(
+                "method.quantization: full fine-tuning of a quantized model is refused (quantized weights cannot "
+                "be trained); use kind: qlora, or remove quantization (--set method.quantization=null)"
+            )
+        if kind == "qlora" and quant is not None and quant.bits != 4:
+            raise ValueError(
+                "method.quantization.bits: qlora is LoRA on a 4-bit base; for an 8-bit base use kind: lora "
+                "with quantization.bits: 8"
+            )
+        if self.train.early_stopping_patience is not None and self.data.val_split == 0:
+            raise ValueError(
+                "train.early_stopping_patience needs held-out data: set data.val_split > 0 (e.g. 0.1)"
+            )
+        if self.output.merge and kind == "prefix":
+            raise ValueError("output.merge: prefix tuning has no weights to merge; set output.merge: false")
+        return self
+
+    # Derived settings the worker and pre-flight share.
+    @property
+    def lora(self) -> LoraSpec:
+        return self.method.lora or LoraSpec()
+
+    @property
+    def quantization(self) -> QuantizationSpec | None:
+        if self.method.kind == "qlora":
+            return self.method.quantization or QuantizationSpec()
+        if self.method.kind in ("lora", "dora"):
+            return self.method.quantization
+        return None
+
+    @property
+    def prefix(self) -> PrefixSpec:
+        return self.method.prefix or PrefixSpec()
+
+    @property
+    def eval_steps(self) -> int:
+        return self.train.eval_steps or self.train.logging_steps * 5
+
+    def ignored_settings(self) -> list[tuple[str, str]]:
+        """(key path, why) for settings present but unused by this method: warnings, not errors."""
+        kind, out = self.method.kind, []
+        if self.method.lora is not None and kind not in ADAPTER_METHODS:
+            out.append(("method.lora", f"ignored: kind is {kind}, lora settings apply to lora, qlora and dora"))
+        if self.method.prefix is not None and kind != "prefix":
+            out.append(("method.prefix", f"ignored: kind is {kind}, prefix settings apply to prefix only"))
+        if self.method.quantization is not None and kind == "prefix":
+            out.append(("method.quantization", "ignored: prefix tuning loads the base unquantized here"))
+        if self.train.save != "steps" and "save_steps" in self.train.model_fields_set:
+            out.append(("train.save_steps", f"ignored: save is {self.train.save}; set save: steps to use it"))
+        if self.train.max_steps > 0 and "epochs" in self.train.model_fields_set:
+            out.append(("train.epochs", "ignored: max_steps > 0 takes precedence over epochs"))
+        return out

@@ -1,0 +1,1 @@
+"""Processes and files: the home layout, the run store, launching and following workers."""

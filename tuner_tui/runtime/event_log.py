@@ -1,0 +1,42 @@
+"""Reading a run's events.jsonl: all at once (re-attach) or following it from an offset (live).
+
+A follower reads only the bytes appended since its last read and keeps a torn last line for the next read,
+so any number of readers (the UI, `tuner logs -f`, another SSH session) can follow one run cheaply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tuner_tui.domain.events import decode
+
+
+class EventLog:
+    def __init__(self, path: Path, offset: int = 0):
+        self.path = path
+        self.offset = offset
+        self._partial = b""
+
+    def read_new(self) -> list[dict]:
+        """Events appended since the last call (all of them on the first call)."""
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return []
+        if not chunk:
+            return []
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()          # b"" when the chunk ended on a newline
+        events = []
+        for line in lines:
+            event = decode(line.decode("utf-8", errors="replace"))
+            if event is not None:
+                events.append(event)
+        return events
+
+
+def read_events(path: Path) -> list[dict]:
+    return EventLog(path).read_new()

@@ -1,0 +1,56 @@
+"""Training data in the worker: the same pure preparation pre-flight ran, then `datasets` objects.
+
+Hub ids are loaded through `datasets.load_dataset` (real users have the hub) and checked row by row with the
+same formatter as local files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import Dataset
+
+from tuner_tui.domain.dataset_rows import PreparedData, Row, is_local, prepare_local, prepare_rows
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe import Recipe
+
+
+@dataclass
+class TrainingData:
+    prepared: PreparedData
+    train: Dataset
+    eval: Dataset | None
+    truncated: int
+
+
+def load_prepared(recipe: Recipe, base_dir: Path) -> PreparedData:
+    spec, seed = recipe.data, recipe.train.seed
+    if is_local(spec.path, base_dir):
+        return prepare_local(spec, base_dir, seed)
+    from datasets import load_dataset
+
+    dataset = load_dataset(spec.path, split=spec.split)
+    rows = (Row(values, i, None) for i, values in enumerate(dataset, start=1))
+    return prepare_rows(rows, spec, spec.path, seed)
+
+
+def _length(example: dict, tokenizer) -> int:
+    if "text" in example:
+        return len(tokenizer(example["text"]).input_ids)
+    if isinstance(example.get("prompt"), str):
+        return len(tokenizer(example["prompt"] + example["completion"]).input_ids)
+    messages = example.get("messages") or [*example["prompt"], *example["completion"]]
+    return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
+
+
+def build(recipe: Recipe, base_dir: Path, tokenizer) -> TrainingData:
+    prepared = load_prepared(recipe, base_dir)
+    conversational = any("messages" in e or not isinstance(e.get("prompt", ""), str) for e in prepared.examples)
+    if conversational and not tokenizer.chat_template:
+        raise ProblemsFound([Problem(prepared.source, "the model's tokenizer has no chat template, which "
+                                     f"{recipe.data.format} data needs", key="data.chat_template",
+                                     hint="set data.chat_template: chatml")])
+    truncated = sum(_length(e, tokenizer) > recipe.data.max_length for e in prepared.examples)
+    train = Dataset.from_list([prepared.examples[i] for i in prepared.train_index])
+    held = Dataset.from_list([prepared.examples[i] for i in prepared.eval_index]) if prepared.eval_index else None
+    return TrainingData(prepared, train, held, truncated)

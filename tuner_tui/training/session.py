@@ -1,0 +1,181 @@
+"""One training session of a run: load, train (or resume), save, optionally merge; returns the terminal event.
+
+Imports the whole HF stack, so only the worker process imports this module."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import socket
+import threading
+import time
+from pathlib import Path
+
+import peft
+import torch
+import transformers
+import trl
+from transformers import EarlyStoppingCallback
+from transformers.trainer_utils import get_last_checkpoint
+from trl import SFTConfig, SFTTrainer
+
+import tuner_tui
+from tuner_tui.domain.recipe import Recipe
+from tuner_tui.domain.recipe_loader import LoadedRecipe
+from tuner_tui.domain.watch import LossWatch
+from tuner_tui.runtime.home import Home
+from tuner_tui.training import data as training_data
+from tuner_tui.training.callbacks import ReportingCallback
+from tuner_tui.training.loading import (
+    Precision,
+    choose_precision,
+    count_parameters,
+    load_model,
+    load_tokenizer,
+    trainable_line,
+)
+from tuner_tui.training.model_sources import materialize
+
+
+class ReportingTrainer(SFTTrainer):
+    """SFTTrainer that tells the event log when it evaluates and saves (phases on the VRAM timeline)."""
+
+    tuner_writer = None
+
+    def evaluate(self, *args, **kwargs):
+        self.tuner_writer.emit("phase", phase="evaluating")
+        try:
+            return super().evaluate(*args, **kwargs)
+        finally:
+            self.tuner_writer.emit("phase", phase="training")
+
+    def _save_checkpoint(self, model, trial):
+        self.tuner_writer.emit("phase", phase="saving")
+        try:
+            return super()._save_checkpoint(model, trial)
+        finally:
+            self.tuner_writer.emit("phase", phase="training")
+
+
+def sft_config(recipe: Recipe, precision: Precision, output_dir: Path, has_eval: bool) -> SFTConfig:
+    t = recipe.train
+    save, save_steps = t.save, t.save_steps
+    early = t.early_stopping_patience is not None and has_eval
+    if early:   # the best checkpoint can only be kept if checkpoints line up with evaluations
+        save, save_steps = "steps", recipe.eval_steps
+    return SFTConfig(
+        output_dir=str(output_dir), num_train_epochs=t.epochs, max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.grad_accum, learning_rate=t.learning_rate, weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio, lr_scheduler_type=t.scheduler, optim=t.optimizer,
+        logging_steps=t.logging_steps, logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no", eval_steps=recipe.eval_steps, eval_on_start=has_eval,
+        save_strategy=save, save_steps=save_steps, save_total_limit=t.save_total_limit,
+        load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        bf16=precision.bf16, fp16=precision.fp16, use_cpu=precision.use_cpu,
+        gradient_checkpointing=t.gradient_checkpointing and recipe.method.kind == "full",
+        seed=t.seed, data_seed=t.seed, report_to=[], disable_tqdm=True,
+        max_length=recipe.data.max_length, packing=recipe.data.packing,
+        completion_only_loss=recipe.data.completion_only if recipe.data.format != "text" else None,
+        include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
+        ddp_find_unused_parameters=False if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
+    )
+
+
+class TrainingSession:
+    def __init__(self, run_dir: Path, loaded: LoadedRecipe, writer, stop_requested: threading.Event,
+                 resume: bool = False):
+        self.run_dir, self.loaded, self.writer = run_dir, loaded, writer
+        self.recipe = loaded.recipe
+        self.stop_requested, self.resume = stop_requested, resume
+        self.began = time.time()
+
+    def run(self) -> tuple[str, dict]:
+        w, recipe = self.writer, self.recipe
+        w.emit("phase", phase="loading")
+        precision = choose_precision(recipe)
+        path = materialize(recipe.model.source, Home.default(), self.loaded.base_dir)
+        tokenizer = load_tokenizer(path, recipe)
+        data = training_data.build(recipe, self.loaded.base_dir, tokenizer)
+        for problem in data.prepared.warnings:
+            w.emit("warning", kind="data", message=problem.message)
+        if data.truncated:
+            w.emit("warning", kind="truncation", message=f"{data.truncated} of {data.prepared.rows} rows are "
+                   f"longer than data.max_length={recipe.data.max_length} tokens and are truncated")
+        model = load_model(path, recipe, precision)
+        trainable, total = count_parameters(model)
+        print(trainable_line(trainable, total), flush=True)
+        checkpoints = self.run_dir / "checkpoints"
+        config = sft_config(recipe, precision, checkpoints, data.eval is not None)
+        watch = LossWatch()
+        callback = ReportingCallback(w, self.stop_requested, watch)
+        callbacks = [callback]
+        if config.load_best_model_at_end:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience))
+        trainer = ReportingTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
+                                   processing_class=tokenizer, callbacks=callbacks)
+        trainer.tuner_writer = w
+        resume_from = get_last_checkpoint(str(checkpoints)) if self.resume and checkpoints.is_dir() else None
+        if self.resume:
+            from_step = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
+            w.emit("resumed", from_step=from_step, checkpoint=resume_from)
+            if resume_from:
+                config.eval_on_start = False
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        w.emit("started", pid=os.getpid(), host=socket.gethostname(), world_size=world,
+               versions=_versions(), devices=_devices(), precision=precision.label,
+               trainable_params=trainable, total_params=total, dataset_rows=data.prepared.rows,
+               train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
+               total_steps=_total_steps(recipe, len(trainer.train_dataset), world),
+               trust_remote_code=recipe.model.trust_remote_code, model_path=path)
+        if self.stop_requested.is_set():
+            return "stopped", {"step": 0, "checkpoint": None, "summary": self._summary(trainer, callback)}
+        w.emit("phase", phase="training")
+        trainer.train(resume_from_checkpoint=resume_from)
+        if callback.stopping:
+            step = trainer.state.global_step
+            return "stopped", {"step": step, "checkpoint": str(checkpoints / f"checkpoint-{step}"),
+                               "summary": self._summary(trainer, callback)}
+        outputs = self._save_outputs(trainer, tokenizer, path, precision)
+        return "finished", {"outputs": outputs, "summary": self._summary(trainer, callback)}
+
+    def _save_outputs(self, trainer, tokenizer, base_path: str, precision: Precision) -> dict:
+        self.writer.emit("phase", phase="saving")
+        target = self.run_dir / ("merged" if self.recipe.method.kind == "full" else "adapter")
+        trainer.save_model(str(target))
+        tokenizer.save_pretrained(str(target))
+        outputs = {target.name: str(target)}
+        if self.recipe.output.merge and self.recipe.method.kind != "full":
+            from tuner_tui.training.outputs import merge_adapter
+
+            self.writer.emit("phase", phase="merging")
+            outputs["merged"] = str(merge_adapter(self.run_dir, self.recipe, base_path))
+        self.writer.sync()
+        return outputs
+
+    def _summary(self, trainer, callback: ReportingCallback) -> dict:
+        state = trainer.state
+        return {"steps": state.global_step, "epoch": round(state.epoch or 0.0, 4),
+                "train_loss": callback.last_train_loss, "best_eval_loss": callback.best_eval_loss,
+                "tokens": state.num_input_tokens_seen, "runtime_s": round(time.time() - self.began, 1),
+                "peak_memory": callback.peak_memory}
+
+
+def _total_steps(recipe: Recipe, train_rows: int, world: int) -> int:
+    if recipe.train.max_steps > 0:
+        return recipe.train.max_steps
+    batches = math.ceil(train_rows / (recipe.train.batch_size * world))
+    return max(1, math.ceil(recipe.train.epochs * max(1, batches // recipe.train.grad_accum)))
+
+
+def _versions() -> dict:
+    return {"tuner": tuner_tui.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__, "trl": trl.__version__}
+
+
+def _devices() -> list[str]:
+    if torch.cuda.is_available():
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return [f"cpu ({os.cpu_count()} cores)"]

@@ -1,0 +1,69 @@
+"""The worker: `python -m tuner_tui.training.worker RUN_DIR [--resume]`.
+
+Started by the launcher in its own session with output to RUN_DIR/worker.log, it loads the model and data,
+trains, and reports every step as events (RUN_DIR/events.jsonl). It ends with exactly one terminal event:
+finished, stopped (SIGTERM: checkpoint at the end of the step) or failed (with a cause and a fix), and puts
+the final figures in the run store. Only rank 0 reports."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.store import RunStore
+from tuner_tui.training.event_writer import EventWriter, NullWriter
+from tuner_tui.training.failures import classify
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tuner-worker")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    run_dir = args.run_dir.resolve()
+    rank = int(os.environ.get("RANK", "0"))
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    writer = EventWriter(run_dir / "events.jsonl") if rank == 0 else NullWriter()
+    store = RunStore(Home.default()) if rank == 0 else None
+    run_id = run_dir.name
+    recipe = None
+    started = time.time()
+    if store:
+        store.update(run_id, status="running", started=started, worker_pid=os.getpid(), host=socket.gethostname())
+    try:
+        loaded = load_recipe(run_dir / "recipe.yaml")
+        recipe = loaded.recipe
+        from tuner_tui.training.session import TrainingSession   # heavy imports happen here, timed as loading
+
+        session = TrainingSession(run_dir, loaded, writer, stop_requested, resume=args.resume)
+        terminal = session.run()
+    except BaseException as exc:  # noqa: BLE001 - every failure must end in a `failed` event
+        failure = classify(exc, recipe, run_id)
+        print(failure.traceback_tail, file=sys.stderr, flush=True)
+        terminal = ("failed", {"cause": failure.cause, "message": failure.message,
+                               "suggestion": failure.suggestion, "fix": failure.fix,
+                               "traceback_tail": failure.traceback_tail[-4000:],
+                               "summary": {"runtime_s": round(time.time() - started, 1)}})
+    kind, fields = terminal
+    writer.emit(kind, **fields)
+    writer.close()
+    if store:
+        from tuner_tui.domain.events import make_event
+
+        store.update(run_id, **fields_from_terminal(make_event(kind, **fields)))
+    print(f"tuner worker: {kind}", flush=True)
+    return 0 if kind != "failed" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

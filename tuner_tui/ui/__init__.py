@@ -1,0 +1,1 @@
+"""Textual only: the cockpit. Talks to runtime and domain, never to training."""
