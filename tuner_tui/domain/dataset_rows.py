@@ -113,21 +113,28 @@ def _jsonl_rows(text: str, name: str) -> Iterator[Row]:
         except json.JSONDecodeError as err:
             problems.append(Problem(name, f"not valid JSON: {err.msg}", line=line_no, column=err.colno))
             continue
+        except (ValueError, RecursionError) as err:   # absurd nesting, 4300+ digit numbers
+            problems.append(Problem(name, f"not readable JSON: {_short(err)}", line=line_no))
+            continue
         if not isinstance(value, dict):
             problems.append(Problem(name, f"each line must be a JSON object, got {type(value).__name__}",
                                     line=line_no))
             continue
         yield Row(value, number, line_no)
     if problems:
-        raise ProblemsFound(_capped(problems))
+        raise ProblemsFound(problems)      # prepare_rows merges them with row problems and caps the list
 
 
 def _json_rows(text: str, name: str) -> Iterator[Row]:
+    if not text.strip():
+        raise ProblemsFound([Problem(name, "the dataset is empty: no rows to train on", key="data.path")])
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
         raise ProblemsFound([Problem(name, f"not valid JSON: {err.msg}", line=err.lineno, column=err.colno,
                                      hint="for one object per line, name the file .jsonl")]) from None
+    except (ValueError, RecursionError) as err:
+        raise ProblemsFound([Problem(name, f"not readable JSON: {_short(err)}")]) from None
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -138,7 +145,7 @@ def _json_rows(text: str, name: str) -> Iterator[Row]:
     bad = [Problem(name, f"row {i} is a {type(v).__name__}, not an object") for i, v in enumerate(value, 1)
            if not isinstance(v, dict)]
     if bad:
-        raise ProblemsFound(_capped(bad))
+        raise ProblemsFound(bad)
     for i, v in enumerate(value, start=1):
         yield Row(v, i, None)
 
@@ -149,6 +156,9 @@ def _csv_rows(text: str, name: str) -> Iterator[Row]:
         for number, values in enumerate(reader, start=1):
             if None in values:
                 raise ProblemsFound([Problem(name, "row has more fields than the header", line=reader.line_num)])
+            if any(v is None for v in values.values()):
+                raise ProblemsFound([Problem(name, "row has fewer fields than the header", line=reader.line_num,
+                                             hint="quote fields that contain commas or line breaks")])
             yield Row(dict(values), number, reader.line_num)
     except csv.Error as err:
         raise ProblemsFound([Problem(name, f"not valid CSV: {err}", line=reader.line_num)]) from None
@@ -164,6 +174,10 @@ def _parquet_rows(path: Path) -> Iterator[Row]:
         yield Row(values, i, None)
 
 
+def _short(err: BaseException) -> str:
+    return str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+
+
 def _capped(problems: list[Problem]) -> list[Problem]:
     if len(problems) <= MAX_REPORTED:
         return problems
@@ -177,32 +191,39 @@ def format_row(values: dict[str, Any], spec: DataSpec) -> dict:
     """One row -> one training example, or RowError naming the field and what is wrong."""
     col = spec.columns
     if spec.format == "alpaca":
-        instruction = _text(values, col.get("instruction", "instruction"))
-        input_text = _text(values, col.get("input", "input"), required=False)
-        output = _text(values, col.get("output", "output"))
+        instruction = _text(values, "instruction", col)
+        input_text = _text(values, "input", col, required=False)
+        output = _text(values, "output", col)
         return {"prompt": alpaca_prompt(instruction, input_text), "completion": output}
     if spec.format == "text":
-        return {"text": _text(values, col.get("text", "text"))}
+        return {"text": _text(values, "text", col)}
     messages = _conversation(values, spec)
     last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
     if last is None:
-        raise RowError(col.get("messages", "messages"), "has no assistant turn to learn from")
+        field_name = "conversations" if spec.format == "sharegpt" else "messages"
+        raise RowError(col.get(field_name, field_name), "has no assistant turn to learn from")
     if not spec.completion_only:
         return {"messages": messages}
     return {"prompt": messages[:last], "completion": [messages[last]]}
 
 
-def _text(values: dict, key: str, required: bool = True) -> str:
+def _text(values: dict, field_name: str, columns: dict[str, str], required: bool = True) -> str:
+    key = columns.get(field_name, field_name)
     value = values.get(key)
     if value is None:
         if required:
             present = ", ".join(map(str, values)) or "none"
             raise RowError(key, f"missing field '{key}' (row has: {present})",
-                           hint=f"map your column with data.columns.{key}")
+                           hint=f"map your column with data.columns.{field_name}")
         return ""
     if not isinstance(value, str):
-        raise RowError(key, f"field '{key}' is a {type(value).__name__}, expected text")
+        raise RowError(key, f"field '{key}' is {_kind(value)}, expected text")
     return value
+
+
+def _kind(value: object) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), f"a {type(value).__name__}")
 
 
 def _conversation(values: dict, spec: DataSpec) -> list[dict]:
@@ -221,6 +242,8 @@ def _conversation(values: dict, spec: DataSpec) -> list[dict]:
         if not isinstance(turn, dict) or not isinstance(turn.get(content_key), str):
             raise RowError(f"{key}[{i}]", f"turn {i} needs '{role_key}' and text '{content_key}'")
         role = turn.get(role_key)
+        if not isinstance(role, str):
+            raise RowError(f"{key}[{i}].{role_key}", f"turn {i} has no text '{role_key}' (the speaker's role)")
         if role not in known:
             raise RowError(f"{key}[{i}].{role_key}", f"unknown role {role!r}",
                            hint=f"known: {', '.join(known)}; map others with data.roles, e.g. "
@@ -251,18 +274,22 @@ def split_index(rows: int, val_split: float, seed: int) -> tuple[list[int], list
 def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) -> PreparedData:
     """Format every row, collect every problem, refuse data that cannot train."""
     examples, problems, empty = [], [], 0
-    for row in rows:
-        if spec.max_rows and len(examples) >= spec.max_rows:
-            break
-        try:
-            example = format_row(row.values, spec)
-        except RowError as err:
-            where = f"row {row.number}" + (f" (line {row.line})" if row.line else "")
-            problems.append(Problem(source, f"{where}: {err}", key=err.key, line=row.line, hint=err.hint))
-            continue
-        empty += _is_empty(example)
-        examples.append(example)
+    try:
+        for row in rows:
+            if spec.max_rows and len(examples) >= spec.max_rows:
+                continue     # keep reading: an unreadable line further down is still reported
+            try:
+                example = format_row(row.values, spec)
+            except RowError as err:
+                where = f"row {row.number}" + (f" (line {row.line})" if row.line else "")
+                problems.append(Problem(source, f"{where}: {err}", key=err.key, line=row.line, hint=err.hint))
+                continue
+            empty += _is_empty(example)
+            examples.append(example)
+    except ProblemsFound as unreadable:      # the reader raises at the end, after yielding the good rows
+        problems = [*unreadable.problems, *problems]
     if problems:
+        problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ProblemsFound(_capped(problems))
     return finish(examples, spec, source, seed, empty)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 MethodKind = Literal["full", "lora", "qlora", "dora", "prefix"]
 DataFormat = Literal["alpaca", "sharegpt", "messages", "text"]
@@ -20,9 +20,19 @@ ADAPTER_METHODS = ("lora", "qlora", "dora")
 
 
 class Strict(BaseModel):
-    """Unknown keys are refused (with a "did you mean"), never silently ignored."""
+    """Unknown keys are refused (with a "did you mean"), never silently ignored; true/false is never a number."""
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic's lax mode reads `batch_size: yes` as 1; a user who wrote that made a mistake.
+        if isinstance(value, bool) and info.field_name:
+            annotation = str(cls.model_fields[info.field_name].annotation)
+            if "bool" not in annotation and ("int" in annotation or "float" in annotation):
+                raise ValueError("true/false is not a number")
+        return value
 
 
 class ModelSpec(Strict):
@@ -119,6 +129,14 @@ class DataSpec(Strict):
     )
     max_rows: int | None = Field(None, ge=1, description="Use at most this many rows (quick experiments).")
 
+    @field_validator("roles")
+    @classmethod
+    def _known_targets(cls, roles: dict[str, str]) -> dict[str, str]:
+        wrong = {k: v for k, v in roles.items() if v not in ("user", "assistant", "system", "tool")}
+        if wrong:
+            raise ValueError(f"roles map to user, assistant, system or tool; not {', '.join(map(repr, wrong.values()))}")
+        return roles
+
 
 class TrainSpec(Strict):
     epochs: float = Field(3, gt=0, description="Passes over the training data (ignored when max_steps > 0).")
@@ -142,6 +160,11 @@ class TrainSpec(Strict):
                                    "5). Each eval costs a pass over the held-out rows.")
     save: Literal["epoch", "steps", "no"] = Field("epoch", description="When to save checkpoints: every "
                                                   "epoch, every save_steps, or never (stop still saves one).")
+    @field_validator("save", mode="before")
+    @classmethod
+    def _save_no(cls, value: object) -> object:
+        return "no" if value is False else value        # YAML 1.1 reads a bare `no` as false
+
     save_steps: int = Field(500, ge=1, description="Checkpoint every N steps when save: steps.")
     save_total_limit: int | None = Field(2, ge=1, description="Keep at most this many checkpoints (disk).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
@@ -192,7 +215,7 @@ class Recipe(Strict):
             )
         if self.train.early_stopping_patience is not None and self.data.val_split == 0:
             raise ValueError(
-                "train.early_stopping_patience needs held-out data: set data.val_split > 0 (e.g. 0.1)"
+                "train.early_stopping_patience: needs held-out data; set data.val_split > 0 (e.g. 0.1)"
             )
         if self.output.merge and kind == "prefix":
             raise ValueError("output.merge: prefix tuning has no weights to merge; set output.merge: false")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 
 @dataclass
@@ -32,7 +33,7 @@ class LossWatch:
         if self.warned_overfit or len(self.evals) <= self.patience:
             return None
         window = self.evals[-(self.patience + 1):]
-        eval_rising = all(b[0] > a[0] for a, b in zip(window, window[1:]))
+        eval_rising = all(b[0] > a[0] for a, b in pairwise(window))
         trains = [t for _, t in window]
         train_falling = None not in trains and trains[-1] < trains[0]  # type: ignore[operator]
         if eval_rising and train_falling:

@@ -55,6 +55,9 @@ def decode(raw: bytes, filename: str) -> tuple[str | None, list[Problem]]:
     if len(raw) > MAX_BYTES:
         return None, [Problem(filename, f"file is {len(raw):,} bytes; recipes are limited to {MAX_BYTES:,} "
                               "bytes (1 MiB)", hint="is this really a recipe? Data goes in data.path")]
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, [Problem(filename, "file is UTF-16 (e.g. saved as 'Unicode' on Windows)",
+                              hint="save the file as UTF-8")]
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         return None, [Problem(filename, "file contains NUL bytes: it looks binary, not YAML", line=line)]
@@ -74,16 +77,22 @@ def parse(text: str, filename: str) -> YamlDocument:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         message = " ".join(s for s in (err.context, err.problem) if s) or "invalid YAML"
+        hint = "YAML indents with spaces, not tabs" if "\\t" in message or "\t" in message else None
         if mark is None:
             doc.problems.append(Problem(filename, f"invalid YAML: {message}"))
         else:
             doc.problems.append(Problem(filename, f"invalid YAML: {message}", line=mark.line + 1,
-                                        column=mark.column + 1))
+                                        column=mark.column + 1, hint=hint))
         return doc
-    except yaml.YAMLError as err:   # ReaderError: control characters and the like
-        position = getattr(err, "position", None)
-        line = text[:position].count("\n") + 1 if isinstance(position, int) else None
-        doc.problems.append(Problem(filename, f"invalid YAML: {err}", line=line))
+    except yaml.reader.ReaderError as err:   # control characters and the like
+        line = text[: err.position].count("\n") + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        char = err.character if isinstance(err.character, str) else chr(err.character)
+        doc.problems.append(Problem(filename, f"invalid YAML: {err.reason} U+{ord(char):04X}", line=line,
+                                    column=column, hint="remove the control character"))
+        return doc
+    except yaml.YAMLError as err:
+        doc.problems.append(Problem(filename, f"invalid YAML: {str(err).splitlines()[0]}"))
         return doc
     except RecursionError:
         doc.problems.append(Problem(filename, f"nesting is too deep (more than {MAX_DEPTH} levels)"))

@@ -5,7 +5,9 @@ store, no network. Costs per log: one psutil or torch.cuda memory query."""
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import threading
 import time
 
@@ -17,6 +19,22 @@ from tuner_tui.domain.watch import LossWatch
 from tuner_tui.training.failures import NanLoss
 
 LOG_KEYS = ("loss", "learning_rate", "grad_norm", "eval_loss")
+# Test hook: TUNER_TEST_FAULT=oom|disk_full|nan[@STEP] raises the real exception type at that step, so the
+# failure paths (classification, events, store, CLI) are exercised end to end where the real cause cannot be
+# produced on a CPU test machine. Unset in normal use.
+FAULT = os.environ.get("TUNER_TEST_FAULT", "")
+
+
+def _inject_fault(step: int, logs: dict) -> None:
+    kind, _, at = FAULT.partition("@")
+    if not kind or step < int(at or 1):
+        return
+    if kind == "oom":
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected by TUNER_TEST_FAULT)")
+    if kind == "disk_full":
+        raise OSError(errno.ENOSPC, "No space left on device (injected by TUNER_TEST_FAULT)")
+    if kind == "nan" and "loss" in logs:
+        logs["loss"] = float("nan")
 
 
 def memory_fields() -> dict:
@@ -37,6 +55,7 @@ class ReportingCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._tokens_at, self._time_at = state.num_input_tokens_seen, time.monotonic()
+        self.writer.emit("phase", phase="training", total_steps=state.max_steps)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_requested.is_set() and not self.stopping:
@@ -48,6 +67,8 @@ class ReportingCallback(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         logs = logs or {}
+        if FAULT:
+            _inject_fault(state.global_step, logs)
         fields = {k: logs[k] for k in LOG_KEYS if k in logs}
         if not fields:
             return

@@ -33,6 +33,7 @@ from tuner_tui.training.loading import (
     count_parameters,
     load_model,
     load_tokenizer,
+    quantized_layers,
     trainable_line,
 )
 from tuner_tui.training.model_sources import materialize
@@ -129,10 +130,10 @@ class TrainingSession:
                trainable_params=trainable, total_params=total, dataset_rows=data.prepared.rows,
                train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
                total_steps=_total_steps(recipe, len(trainer.train_dataset), world),
-               trust_remote_code=recipe.model.trust_remote_code, model_path=path)
+               quantized_layers=quantized_layers(model), trust_remote_code=recipe.model.trust_remote_code,
+               model_path=path)
         if self.stop_requested.is_set():
             return "stopped", {"step": 0, "checkpoint": None, "summary": self._summary(trainer, callback)}
-        w.emit("phase", phase="training")
         trainer.train(resume_from_checkpoint=resume_from)
         if callback.stopping:
             step = trainer.state.global_step

@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_recipe(run_dir / "recipe.yaml")
         recipe = loaded.recipe
-        from tuner_tui.training.session import TrainingSession   # heavy imports happen here, timed as loading
+        from tuner_tui.training.session import TrainingSession  # heavy imports happen here, timed as loading
 
         session = TrainingSession(run_dir, loaded, writer, stop_requested, resume=args.resume)
         terminal = session.run()

@@ -1,0 +1,42 @@
+"""Layers you can see: the CLI's listing commands never pay for torch (10-20 s), domain stays pure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+HEAVY = {"torch", "transformers", "peft", "trl", "bitsandbytes", "datasets"}
+
+
+def loaded_modules(code: str, home) -> set[str]:
+    """Top-level modules loaded after running `code` in a fresh interpreter."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "TUNER_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, env=env)
+    return {m.split(".")[0] for m in json.loads(out.stdout.strip().splitlines()[-1])}
+
+
+def test_domain_imports_no_textual_no_torch(tmp_path):
+    mods = loaded_modules("import tuner_tui.domain.recipe_loader, tuner_tui.domain.dataset_rows, "
+                          "tuner_tui.domain.events, tuner_tui.domain.watch, tuner_tui.domain.model_sources", tmp_path)
+    assert not mods & {"textual", "torch", "transformers", "pynvml", "rich"}
+
+
+def test_runtime_imports_no_torch(tmp_path):
+    mods = loaded_modules("import tuner_tui.runtime.launcher, tuner_tui.runtime.store, "
+                          "tuner_tui.runtime.preflight", tmp_path)
+    assert not mods & HEAVY
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["recipes"], ["validate", "smoke"], ["schema"], ["ls"]])
+def test_listing_commands_import_no_ml_stack(argv, tmp_path):
+    code = (f"import sys\nsys.argv = ['tuner', *{argv!r}]\nfrom tuner_tui.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass")
+    mods = loaded_modules(code, tmp_path)
+    assert not mods & HEAVY, mods & HEAVY

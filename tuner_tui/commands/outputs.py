@@ -1,0 +1,63 @@
+"""`tuner merge` and `tuner try`: they load models, so they import torch (lazily, here only)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.columns import Columns
+from rich.panel import Panel
+
+from tuner_tui.commands.common import err, out, print_json
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.runtime import launcher
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.store import RunStore
+
+
+def _ended_run(ref: str) -> tuple[dict, Path]:
+    home = Home.default()
+    store = RunStore(home)
+    record = launcher.reconcile(store.resolve(ref), store)
+    run_dir = Path(record["run_dir"])
+    if not (run_dir / "adapter").is_dir() and not (run_dir / "merged").is_dir():
+        raise ProblemsFound([Problem(record["id"], f"the run has no trained weights yet (it is {record['status']})",
+                                     hint="only finished runs have adapter/ or merged/")])
+    return record, run_dir
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    record, run_dir = _ended_run(args.run)
+    loaded = load_recipe(run_dir / "recipe.yaml")
+    if loaded.recipe.method.kind in ("full", "prefix"):
+        raise ProblemsFound([Problem(record["id"], f"{loaded.recipe.method.kind} runs have nothing to merge",
+                                     hint="full runs already saved full weights in merged/")])
+    err.print("merging (loads the base model unquantized)...")
+    from tuner_tui.training.model_sources import materialize
+    from tuner_tui.training.outputs import merge_adapter
+
+    target = merge_adapter(run_dir, loaded.recipe, materialize(loaded.recipe.model.source, Home.default()))
+    if args.json:
+        print_json({"run_id": record["id"], "merged": str(target)})
+    else:
+        out.print(f"merged model: {target}")
+    return 0
+
+
+def cmd_try(args: argparse.Namespace) -> int:
+    record, run_dir = _ended_run(args.run)
+    loaded = load_recipe(run_dir / "recipe.yaml")
+    if not args.json:
+        err.print("loading base and tuned models...")
+    from tuner_tui.training.model_sources import materialize
+    from tuner_tui.training.outputs import base_and_tuned
+
+    base_path = materialize(loaded.recipe.model.source, Home.default())
+    answers = base_and_tuned(run_dir, loaded.recipe, base_path, args.prompt, args.max_new_tokens)
+    if args.json:
+        print_json({"run_id": record["id"], **answers})
+        return 0
+    out.print(Columns([Panel(answers["base"], title="base", width=60),
+                       Panel(answers["tuned"], title=f"tuned ({record['id']})", width=60)]))
+    return 0
