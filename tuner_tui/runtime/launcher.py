@@ -81,8 +81,10 @@ def worker_argv(run_dir: Path, num_processes: int, accelerate_config: str | None
             "--num_machines", "1", "--main_process_port", str(_free_port())]
     if accelerate_config:
         argv += ["--config_file", accelerate_config]
-    if not _has_cuda_device():
-        argv += ["--cpu"]
+    else:
+        # --multi_gpu selects accelerate's torchrun launcher; on a machine without GPUs the ranks still start
+        # and the Trainer (use_cpu) joins them over gloo: the CPU path the tests exercise.
+        argv += ["--multi_gpu"]
     return [*argv, *tail]
 
 
@@ -90,14 +92,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _has_cuda_device() -> bool:
-    """Without importing torch: an NVIDIA device node or a visible device list."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return visible.strip() not in ("", "-1")
-    return Path("/dev/nvidia0").exists()
 
 
 def launch(record: dict, home: Home, resume: bool = False) -> subprocess.Popen:

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 from tuner_tui.domain.recipe_loader import load_recipe
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         terminal = session.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must end in a `failed` event
         failure = classify(exc, recipe, run_id)
-        print(failure.traceback_tail, file=sys.stderr, flush=True)
+        traceback.print_exception(exc, file=sys.stderr)     # the whole story stays in worker.log
+        sys.stderr.flush()
         terminal = ("failed", {"cause": failure.cause, "message": failure.message,
                                "suggestion": failure.suggestion, "fix": failure.fix,
                                "traceback_tail": failure.traceback_tail[-4000:],
