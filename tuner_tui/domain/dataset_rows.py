@@ -255,7 +255,7 @@ def _conversation(values: dict, spec: DataSpec) -> list[dict]:
 def _is_empty(example: dict) -> bool:
     if "text" in example:
         return not example["text"].strip()
-    completion = example.get("completion", example.get("messages"))
+    completion = example.get("completion", example.get("messages")) or []
     if isinstance(completion, str):
         return not completion.strip()
     return not any(m["content"].strip() for m in completion if m["role"] == "assistant")
@@ -273,7 +273,9 @@ def split_index(rows: int, val_split: float, seed: int) -> tuple[list[int], list
 
 def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) -> PreparedData:
     """Format every row, collect every problem, refuse data that cannot train."""
-    examples, problems, empty = [], [], 0
+    examples: list[dict] = []
+    problems: list[Problem] = []
+    empty = 0
     try:
         for row in rows:
             if spec.max_rows and len(examples) >= spec.max_rows:

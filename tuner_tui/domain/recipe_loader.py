@@ -184,7 +184,7 @@ def _present_prefix(loc: tuple, doc: YamlDocument, overridden: dict[tuple, str])
     return loc
 
 
-def _one(e: dict, kind: str, path: tuple, doc: YamlDocument, filename: str,
+def _one(e: Any, kind: str, path: tuple, doc: YamlDocument, filename: str,
          overridden: dict[tuple, str]) -> Problem:
     ctx = e.get("ctx") or {}
     given = e.get("input")

@@ -130,6 +130,7 @@ class _Builder:
             if node.tag != _SEQ:
                 self._tag_problem(node, path)
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)
         if node.tag != _MAP:
             self._tag_problem(node, path)
         return self._mapping(node, path, depth)

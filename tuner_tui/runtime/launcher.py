@@ -55,7 +55,7 @@ def create_run(loaded: LoadedRecipe, home: Home, name: str | None = None, origin
     header = f"# Resolved recipe of run {run_id} (from {loaded.path or 'text'}); tuner resume/relaunch read it.\n"
     text = header + yaml.safe_dump(resolved_recipe(loaded), sort_keys=False, allow_unicode=True)
     _write_private(run_dir / "recipe.yaml", text)
-    record = {
+    record: dict = {
         "id": run_id, "name": name or recipe.name, "recipe_name": recipe.name,
         "recipe_path": str(loaded.path) if loaded.path else None, "recipe_origin": origin,
         "method": recipe.method.kind, "model": recipe.model.source, "status": "queued",
