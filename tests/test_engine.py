@@ -25,7 +25,8 @@ DEMO_DATA = REPO / "recipes" / "data" / "demo.jsonl"
 LR = {"full": 1e-3, "lora": 5e-3, "dora": 5e-3, "qlora": 5e-3, "prefix": 5e-2}
 
 
-def write_recipe(tmp_path: Path, kind: str = "lora", steps: int = 30, **train) -> Path:
+def write_recipe(tmp_path: Path, kind: str = "lora", steps: int = 30, method: dict | None = None,
+                 **train) -> Path:
     recipe = {
         "name": f"tiny-{kind}",
         "model": {"source": "tiny-random-llama"},
@@ -37,6 +38,7 @@ def write_recipe(tmp_path: Path, kind: str = "lora", steps: int = 30, **train) -
     }
     if kind in ("lora", "dora", "qlora"):
         recipe["method"]["lora"] = {"r": 16, "alpha": 32, "dropout": 0.0, "target_modules": "all-linear"}
+    recipe["method"].update(method or {})
     path = tmp_path / f"{kind}.yaml"
     path.write_text(yaml.safe_dump(recipe), encoding="utf-8")
     return path
@@ -87,6 +89,17 @@ def test_each_method_trains_and_the_loss_falls(home, tmp_path, kind):
     if kind == "qlora":   # really 4-bit: bitsandbytes replaced the linear layers
         assert started["quantized_layers"].get("Linear4bit", 0) >= 14
     assert "Trainable: " in (home.run_dir(first["run_id"]) / "worker.log").read_text()
+
+
+def test_lora_on_an_8bit_base_with_gradient_checkpointing_and_early_stopping(home, tmp_path):
+    recipe = write_recipe(tmp_path, "lora", steps=12, method={"quantization": {"bits": 8}},
+                          gradient_checkpointing=True, early_stopping_patience=2, eval_steps=4)
+    proc, first, record = run_json(recipe)
+    assert proc.returncode == 0 and record["status"] == "finished", proc.stderr
+    started = next(e for e in events_of(home, first["run_id"]) if e["type"] == "started")
+    assert started["quantized_layers"].get("Linear8bitLt", 0) >= 14
+    # early stopping saves at every evaluation so that the best checkpoint can be kept
+    assert [e["step"] for e in events_of(home, first["run_id"]) if e["type"] == "checkpoint"][:2] == [4, 8]
 
 
 def test_event_stream_is_complete_and_parseable(home, tmp_path):
@@ -222,3 +235,19 @@ def test_two_cpu_ranks_under_accelerate_give_one_event_stream(home, tmp_path):
     started = [e for e in events if e["type"] == "started"]
     assert len(started) == 1 and started[0]["world_size"] == 2
     assert sum(e["type"] in TERMINAL for e in events) == 1 and record["status"] == "finished"
+
+
+def test_a_data_folder_goes_through_datasets_and_tokens_never_reach_disk(home, tmp_path):
+    """The hub code path (`datasets.load_dataset`) exercised offline on a local folder; HF_TOKEN stays in env."""
+    folder = tmp_path / "my_set"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text(DEMO_DATA.read_text(encoding="utf-8"), encoding="utf-8")
+    secret = "hf_tunerTestSecret0123456789"
+    proc, first, record = run_json(write_recipe(tmp_path, "lora", steps=4), "--set", f"data.path={folder}",
+                                   env={"HF_TOKEN": secret})
+    assert proc.returncode == 0 and record["status"] == "finished", proc.stderr
+    started = next(e for e in events_of(home, first["run_id"]) if e["type"] == "started")
+    assert started["dataset_rows"] == 410
+    for path in [home.runs_db, *home.run_dir(first["run_id"]).rglob("*")]:
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path

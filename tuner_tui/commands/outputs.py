@@ -16,6 +16,19 @@ from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.store import RunStore
 
 
+def _quiet_hf() -> None:
+    """Model loading prints progress bars and deprecation noise; this is a command for people."""
+    import os
+    import warnings
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+
+
 def _ended_run(ref: str) -> tuple[dict, Path]:
     home = Home.default()
     store = RunStore(home)
@@ -34,6 +47,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise ProblemsFound([Problem(record["id"], f"{loaded.recipe.method.kind} runs have nothing to merge",
                                      hint="full runs already saved full weights in merged/")])
     err.print("merging (loads the base model unquantized)...")
+    _quiet_hf()
     from tuner_tui.training.model_sources import materialize
     from tuner_tui.training.outputs import merge_adapter
 
@@ -50,6 +64,7 @@ def cmd_try(args: argparse.Namespace) -> int:
     loaded = load_recipe(run_dir / "recipe.yaml")
     if not args.json:
         err.print("loading base and tuned models...")
+    _quiet_hf()
     from tuner_tui.training.model_sources import materialize
     from tuner_tui.training.outputs import base_and_tuned
 

@@ -67,8 +67,16 @@ class RowError(ValueError):
 # ------------------------------------------------------------------------------------------------ reading
 
 def is_local(path: str, base_dir: Path) -> bool:
+    """A local data *file* (read here, checked before launch). Folders and hub ids go through `datasets`."""
     p = Path(path).expanduser()
+    if (base_dir / p).is_dir():
+        return False
     return (base_dir / p).exists() or p.is_absolute() or path.startswith(".") or p.suffix in LOCAL_SUFFIXES
+
+
+def is_local_folder(path: str, base_dir: Path) -> bool:
+    """A folder of data files (or a saved hub snapshot): loaded with `datasets.load_dataset(folder)`."""
+    return local_path(path, base_dir).is_dir()
 
 
 def local_path(path: str, base_dir: Path) -> Path:

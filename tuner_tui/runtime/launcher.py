@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import yaml
 
-from tuner_tui.domain.dataset_rows import is_local, local_path
+from tuner_tui.domain.dataset_rows import is_local, is_local_folder, local_path
 from tuner_tui.domain.events import encode, make_event, terminal_event
 from tuner_tui.domain.model_sources import source_kind
 from tuner_tui.domain.problems import Problem, ProblemsFound
@@ -34,7 +34,7 @@ def resolved_recipe(loaded: LoadedRecipe) -> dict:
     """The recipe as the worker must see it: local paths made absolute, so the run dir stands alone."""
     data = loaded.recipe.model_dump(mode="json", exclude_none=False)
     base = loaded.base_dir
-    if is_local(data["data"]["path"], base):
+    if is_local(data["data"]["path"], base) or is_local_folder(data["data"]["path"], base):
         data["data"]["path"] = str(local_path(data["data"]["path"], base).resolve())
     if source_kind(data["model"]["source"], base) == "local":
         data["model"]["source"] = str(local_path(data["model"]["source"], base).resolve())

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from tuner_tui.domain.dataset_rows import PreparedData, Row, is_local, prepare_local, prepare_rows
+from tuner_tui.domain.dataset_rows import (
+    PreparedData,
+    Row,
+    is_local,
+    is_local_folder,
+    local_path,
+    prepare_local,
+    prepare_rows,
+)
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import Recipe
 
@@ -29,9 +37,16 @@ def load_prepared(recipe: Recipe, base_dir: Path) -> PreparedData:
         return prepare_local(spec, base_dir, seed)
     from datasets import load_dataset
 
-    dataset = load_dataset(spec.path, split=spec.split)
+    # The hub path (real users have the hub); a local folder of data files takes the same route.
+    source = str(local_path(spec.path, base_dir)) if is_local_folder(spec.path, base_dir) else spec.path
+    try:
+        dataset = load_dataset(source, split=spec.split)
+    except (FileNotFoundError, ValueError) as err:
+        raise ProblemsFound([Problem(spec.path, f"cannot load the data set: {str(err).splitlines()[0]}",
+                                     key="data.path", hint="a hub id needs network access (HF_TOKEN for "
+                                     "private sets); check data.split")]) from None
     rows = (Row(values, i, None) for i, values in enumerate(dataset, start=1))
-    return prepare_rows(rows, spec, spec.path, seed)
+    return prepare_rows(rows, spec, source, seed)
 
 
 def _length(example: dict, tokenizer) -> int:
