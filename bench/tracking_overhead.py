@@ -3,7 +3,7 @@ SFTTrainer script without tuner (same model, data, SFTConfig), runs interleaved 
 
     .venv/bin/python bench/tracking_overhead.py [--model tiny-random-llama] [--steps 150] [--pairs 3]
 
-Both sides report the Trainer's own `train_tokens_per_second` (training loop only, no loading). The tiny model
+Both sides report the Trainer's own token count over its own train_runtime (training loop only, no loading). The tiny model
 is the harshest case: its steps are so short that any per-step cost of the callback and writer shows.
 Last line: {"name", "figures", "goal", "met"}.
 """
@@ -72,7 +72,8 @@ def tuner_run(recipe: Path, env: dict) -> float:
 def bare_run(recipe: Path, env: dict, out_dir: Path) -> float:
     out = subprocess.run([sys.executable, "-c", BARE, str(recipe), str(out_dir)], env=env, cwd=REPO,
                          capture_output=True, text=True, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["train_tokens_per_second"])
+    metrics = json.loads(out.stdout.strip().splitlines()[-1])
+    return metrics["num_input_tokens_seen"] / metrics["train_runtime"]     # same formula as tuner's summary
 
 
 def main() -> None:
@@ -83,7 +84,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        env = {**os.environ, "TUNER_HOME": str(folder / "home"), "HF_HUB_OFFLINE": "1"}
+        env = {**os.environ, "TUNER_HOME": str(folder / "home"), "HF_HUB_OFFLINE": "1",
+               "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}   # what the launcher gives a worker
         recipe = write_recipe(folder, args.model, args.steps)
         bare_run(recipe, env, folder / "warmup")              # builds/caches the model; not counted
         tuner_rates, bare_rates = [], []

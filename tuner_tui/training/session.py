@@ -165,7 +165,13 @@ class TrainingSession:
                 "peak_memory": callback.peak_memory,
                 # Trainer's own clock over the training loop only (no loading): what bench/ compares.
                 "train_runtime_s": self.train_metrics.get("train_runtime"),
-                "train_tokens_per_s": self.train_metrics.get("train_tokens_per_second")}
+                "train_tokens_per_s": _rate(self.train_metrics)}
+
+
+def _rate(metrics: dict) -> float | None:
+    """Tokens per second of the training loop: the Trainer's token count over its own runtime."""
+    runtime, tokens = metrics.get("train_runtime"), metrics.get("num_input_tokens_seen")
+    return round(tokens / runtime, 1) if runtime and tokens else None
 
 
 def _total_steps(recipe: Recipe, train_rows: int, world: int) -> int:
