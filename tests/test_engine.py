@@ -251,3 +251,16 @@ def test_a_data_folder_goes_through_datasets_and_tokens_never_reach_disk(home, t
     for path in [home.runs_db, *home.run_dir(first["run_id"]).rglob("*")]:
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+
+
+def test_ctrl_c_detaches_and_says_how_to_reattach(home, tmp_path):
+    cli = subprocess.Popen([sys.executable, "-m", "tuner_tui", "run", str(write_recipe(tmp_path, "lora", steps=40))],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    run_id = wait_for(lambda: next(iter(home.runs_dir.iterdir()), None)).name
+    wait_for(lambda: any(e["type"] == "log" for e in events_of(home, run_id)))
+    cli.send_signal(signal.SIGINT)
+    out, err = cli.communicate(timeout=30)
+    assert cli.returncode == 0
+    assert f"tuner logs -f {run_id}" in err and f"tuner stop {run_id}" in err and "goes on" in err
+    wait_for(lambda: any(e["type"] in TERMINAL for e in events_of(home, run_id)), timeout=180)
+    assert events_of(home, run_id)[-1]["type"] == "finished"

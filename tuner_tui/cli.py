@@ -8,6 +8,7 @@ import importlib
 import sys
 
 from tuner_tui import __version__
+from tuner_tui.domain.run_query import SORT_FIELDS
 
 EPILOG = "RUN accepts a unique prefix of a run id. Exit codes: 0 ok, 1 failed, 2 usage."
 
@@ -54,12 +55,47 @@ def build_parser() -> argparse.ArgumentParser:
                    "following; the run goes on)")
     p.add_argument("--json", action="store_true", help="print the raw events as a JSON list")
 
+    p = sub.add_parser("relaunch", help="a new run from a run's recipe, with edits (the child records the parent)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--edit", action="store_true", help="edit the recipe in $EDITOR first (validated on save)")
+    p.add_argument("--name", help="a name for the new run")
+    _run_options(p)
+
     p = sub.add_parser("ls", help="list runs")
+    p.add_argument("--status", choices=["queued", "running", "finished", "stopped", "failed", "crashed"])
+    p.add_argument("--method", choices=["full", "lora", "qlora", "dora", "prefix"])
+    p.add_argument("--model", help="substring of the model source")
+    p.add_argument("--tag")
+    p.add_argument("--search", metavar="TEXT", help="words matched in id, name, model, tags and notes")
+    p.add_argument("--sort", default="created", choices=SORT_FIELDS)
+    p.add_argument("--limit", type=int)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("show", help="one run's record")
+    p = sub.add_parser("show", help="one run's record, recipe, lineage and last events")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("compare", help="recipe differences, final figures and loss at matching steps")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("tag", help="add a tag to a run")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("tag")
+
+    p = sub.add_parser("note", help="set a run's note")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("text")
+
+    p = sub.add_parser("rm", help="remove a run from the index (--files: and its directory)")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--files", action="store_true")
+    p.add_argument("--force", action="store_true", help="stop it first if it is running")
+
+    p = sub.add_parser("export", help="a run's metric series as csv or jsonl on stdout")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
 
     p = sub.add_parser("merge", help="merge a run's adapter into the base model (writes merged/)")
     p.add_argument("run", metavar="RUN")
@@ -81,8 +117,14 @@ COMMANDS = {
     "resume": "tuner_tui.commands.runs:cmd_resume",
     "stop": "tuner_tui.commands.runs:cmd_stop",
     "logs": "tuner_tui.commands.runs:cmd_logs",
+    "relaunch": "tuner_tui.commands.runs:cmd_relaunch",
     "ls": "tuner_tui.commands.history:cmd_ls",
     "show": "tuner_tui.commands.history:cmd_show",
+    "compare": "tuner_tui.commands.history:cmd_compare",
+    "tag": "tuner_tui.commands.history:cmd_tag",
+    "note": "tuner_tui.commands.history:cmd_note",
+    "rm": "tuner_tui.commands.history:cmd_rm",
+    "export": "tuner_tui.commands.history:cmd_export",
     "merge": "tuner_tui.commands.outputs:cmd_merge",
     "try": "tuner_tui.commands.outputs:cmd_try",
 }

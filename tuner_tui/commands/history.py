@@ -1,15 +1,26 @@
-"""`tuner ls` and `tuner show`: reading the run store (reconciling dead workers on the way)."""
+"""Run history: `tuner ls | show | compare | tag | note | rm | export`. Reads the store (reconciling dead
+workers on the way) and the run directories; never imports torch."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import shutil
+import sys
 import time
 from pathlib import Path
 
+import yaml
 from rich.table import Table
 
 from tuner_tui.commands.common import out, print_json
 from tuner_tui.domain.event_text import describe, human_bytes
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_diff import diff_many
+from tuner_tui.domain.run_query import RunFilter, filter_runs
+from tuner_tui.domain.runs import ACTIVE
+from tuner_tui.domain.series import series_from_events
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
@@ -20,13 +31,23 @@ def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
 
 
+def _store() -> RunStore:
+    return RunStore(Home.default())
+
+
+def _reconciled(store: RunStore) -> list[dict]:
+    return [launcher.reconcile(r, store) if r["status"] in ACTIVE else r for r in store.all()]
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
-    store = RunStore(Home.default())
-    records = sorted((launcher.reconcile(r, store) for r in store.all()), key=lambda r: r["created"], reverse=True)
+    store = _store()
+    wanted = RunFilter(status=args.status, method=args.method, model=args.model, tag=args.tag, text=args.search,
+                       sort=args.sort, limit=args.limit)
+    records = filter_runs(_reconciled(store), wanted)
     if args.json:
         print_json(records)
         return 0
-    table = Table(title="Runs", title_justify="left")
+    table = Table(title=f"Runs ({len(records)})", title_justify="left")
     for column in ("id", "name", "status", "method", "model", "steps", "best eval", "peak mem", "started",
                    "duration"):
         table.add_column(column, overflow="fold")
@@ -34,22 +55,136 @@ def cmd_ls(args: argparse.Namespace) -> int:
         final = r.get("final") or {}
         started = time.strftime("%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else ""
         duration = f"{(r.get('ended') or time.time()) - r['started']:.0f}s" if r.get("started") else ""
-        table.add_row(r["id"], r["name"], r["status"], r["method"], r["model"], _fmt(final.get("steps")),
-                      _fmt(final.get("best_eval_loss")), human_bytes(r.get("peak_memory")), started, duration)
+        table.add_row(r["id"], r["name"], r["status"], r.get("method") or "", r.get("model") or "",
+                      _fmt(final.get("steps")), _fmt(final.get("best_eval_loss")), human_bytes(r.get("peak_memory")),
+                      started, duration)
     out.print(table)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = RunStore(Home.default())
+    store = _store()
     record = launcher.reconcile(store.resolve(args.run), store)
+    children = [r["id"] for r in store.all() if r.get("parent_id") == record["id"]]
+    run_dir = Path(record["run_dir"])
+    events = read_events(run_dir / "events.jsonl")
+    recipe_text = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").exists() else ""
     if args.json:
-        print_json(record)
+        print_json({**record, "children": children, "recipe": yaml.safe_load(recipe_text) if recipe_text else None,
+                    "last_events": events[-10:]})
         return 0
-    for key, value in record.items():
-        out.print(f"[bold]{key}[/]: {value}", highlight=False)
-    events = read_events(Path(record["run_dir"]) / "events.jsonl")
-    out.print("[bold]last events[/]:")
+    out.print(f"[bold]{record['id']}[/] {record['name']} · [bold]{record['status']}[/] · {record.get('method')} on "
+              f"{record.get('model')}", highlight=False)
+    for key in ("created", "started", "ended"):
+        if record.get(key):
+            out.print(f"  {key}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(record[key]))}")
+    out.print(f"  run dir: {run_dir}", markup=False)
+    if record.get("failure"):
+        f = record["failure"]
+        out.print(f"  failure: [{f.get('cause')}] {f.get('message')}\n  suggestion: {f.get('suggestion')}",
+                  markup=False)
+    final = record.get("final") or {}
+    if final:
+        out.print("  final: " + ", ".join(f"{k} {_fmt(v)}" for k, v in final.items() if v is not None),
+                  markup=False)
+    out.print(f"  lineage: parent {record.get('parent_id') or '-'} · children {', '.join(children) or '-'}")
+    for key, (old, new) in (record.get("edits") or {}).items():
+        out.print(f"  edit: {key}: {old} → {new}", markup=False)
+    if record.get("tags"):
+        out.print(f"  tags: {', '.join(record['tags'])}")
+    if record.get("notes"):
+        out.print(f"  notes: {record['notes']}", markup=False)
+    out.print("  last events:")
     for event in [e for e in events if e["type"] != "memory"][-8:]:
-        out.print("  " + describe(event), markup=False, highlight=False)
+        out.print("    " + describe(event), markup=False, highlight=False)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    store = _store()
+    records = [store.resolve(ref) for ref in args.runs]
+    recipes = [yaml.safe_load((Path(r["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")) for r in records]
+    differences = diff_many(recipes)
+    curves = [dict(series_from_events(read_events(Path(r["run_dir"]) / "events.jsonl"))["loss"]) for r in records]
+    common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    step_sample = common[:: max(1, len(common) // 10)] + ([common[-1]] if common else [])
+    ids = [r["id"] for r in records]
+    if args.json:
+        print_json({"runs": ids, "recipe_differences": differences,
+                    "final": {r["id"]: r.get("final") for r in records},
+                    "loss_at_steps": {str(s): [c[s] for c in curves] for s in dict.fromkeys(step_sample)}})
+        return 0
+    table = Table(title="Recipe differences", title_justify="left")
+    table.add_column("key")
+    for r in records:
+        table.add_column(f"{r['id']} {r['name']}", overflow="fold")
+    for key, values in differences.items():
+        table.add_row(key, *[_fmt(v) for v in values])
+    out.print(table if differences else "recipes are identical")
+    figures = Table(title="Final figures", title_justify="left")
+    figures.add_column("figure")
+    for r in records:
+        figures.add_column(r["id"])
+    for key in ("steps", "train_loss", "best_eval_loss", "tokens", "runtime_s"):
+        figures.add_row(key, *[_fmt((r.get("final") or {}).get(key)) for r in records])
+    figures.add_row("status", *[r["status"] for r in records])
+    out.print(figures)
+    if step_sample:
+        losses = Table(title="Train loss at matching steps", title_justify="left")
+        losses.add_column("step")
+        for r in records:
+            losses.add_column(r["id"])
+        for step in dict.fromkeys(step_sample):
+            losses.add_row(_fmt(step), *[_fmt(c[step]) for c in curves])
+        out.print(losses)
+    return 0
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    store = _store()
+    record = store.resolve(args.run)
+    tags = sorted(set(record.get("tags") or []) | {args.tag})
+    store.update(record["id"], tags=tags)
+    out.print(f"{record['id']}: tags {', '.join(tags)}")
+    return 0
+
+
+def cmd_note(args: argparse.Namespace) -> int:
+    store = _store()
+    record = store.resolve(args.run)
+    store.update(record["id"], notes=args.text)
+    out.print(f"{record['id']}: note saved")
+    return 0
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    home = Home.default()
+    store = RunStore(home)
+    record = launcher.reconcile(store.resolve(args.run), store)
+    if record["status"] in ACTIVE:
+        if not args.force:
+            raise ProblemsFound([Problem(record["id"], "the run is still running",
+                                         hint=f"tuner stop {record['id']} first, or tuner rm {record['id']} --force")])
+        launcher.stop(record, home)
+    store.remove(record["id"])
+    if args.files:
+        shutil.rmtree(record["run_dir"], ignore_errors=True)
+    out.print(f"removed run {record['id']}" + (" and its files" if args.files else
+                                                 f" from the index (files kept in {record['run_dir']})"))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    record = _store().resolve(args.run)
+    events = read_events(Path(record["run_dir"]) / "events.jsonl")
+    rows = [e for e in events if e["type"] in ("log", "memory")]
+    if args.format == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row) + "\n")
+        return 0
+    keys = ["t", "type", "step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_s",
+            "tokens", "device", "allocated", "reserved", "peak", "rss"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
     return 0

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,6 +21,7 @@ from tuner_tui.commands.common import err, out, print_json, print_problems
 from tuner_tui.domain.event_text import describe, human_bytes
 from tuner_tui.domain.events import TERMINAL, terminal_event
 from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_diff import diff
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import EventLog, read_events
@@ -52,6 +57,47 @@ def cmd_resume(args: argparse.Namespace) -> int:
         raise ProblemsFound([Problem(record["id"], "the run already finished", hint="to train more, "
                                      f"tuner relaunch {record['id']} --set train.epochs=N")])
     return _launch_and_follow(record, home, args, resume=True)
+
+
+def cmd_relaunch(args: argparse.Namespace) -> int:
+    home = Home.default().ensure()
+    parent = RunStore(home).resolve(args.run)
+    source = Path(parent["run_dir"]) / "recipe.yaml"
+    if args.edit:
+        draft = Path(parent["run_dir"]).parent / f".relaunch-{parent['id']}-{os.getpid()}.yaml"
+        shutil.copyfile(source, draft)
+        try:
+            loaded = _edit_until_valid(draft, args.overrides)
+        finally:
+            draft.unlink(missing_ok=True)
+        loaded.path = source           # relative paths stay relative to the parent's run dir
+    else:
+        loaded = load_recipe(source, args.overrides)
+    checked = preflight(loaded)
+    if not args.json:
+        print_problems(checked.warnings)
+    before = load_recipe(source).recipe.model_dump(mode="json")
+    edits = {k: list(v) for k, v in diff(before, loaded.recipe.model_dump(mode="json")).items()}
+    record = launcher.create_run(loaded, home, name=args.name or parent["name"], origin="relaunch",
+                                 parent_id=parent["id"], edits=edits)
+    if not args.json:
+        changed = ", ".join(f"{k}: {old} → {new}" for k, (old, new) in edits.items()) or "no changes"
+        out.print(f"re-launch of {parent['id']}: {changed}", markup=False)
+    return _launch_and_follow(record, home, args, resume=False)
+
+
+def _edit_until_valid(path: Path, overrides: list[str]):
+    """Open the draft in $EDITOR; on errors show them and open it again (Ctrl-C gives up)."""
+    editor = shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+    while True:
+        subprocess.run([*editor, str(path)], check=False)
+        try:
+            return load_recipe(path, overrides)
+        except ProblemsFound as found:
+            print_problems(found.problems)
+            if not sys.stdin.isatty():
+                raise
+            input("Press Enter to edit again (Ctrl-C gives up) ")
 
 
 def _launch_and_follow(record: dict, home: Home, args: argparse.Namespace, resume: bool) -> int:

@@ -12,6 +12,11 @@ import math
 import time
 from typing import Any
 
+try:                       # orjson parses event lines ~8x faster; plain json where it is missing
+    from orjson import loads as _loads
+except ImportError:        # pragma: no cover
+    _loads = json.loads
+
 VERSION = 1
 TERMINAL = ("finished", "stopped", "failed")
 FAILURE_CAUSES = ("oom", "nan_loss", "data_error", "model_not_found", "disk_full", "killed", "error")
@@ -28,10 +33,10 @@ def encode(event: dict) -> str:
     return json.dumps(clean, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def decode(line: str) -> dict | None:
+def decode(line: str | bytes) -> dict | None:
     """A parsed event, or None for a torn or foreign line (a reader never fails on one bad line)."""
     try:
-        event = json.loads(line)
+        event = _loads(line)
     except ValueError:
         return None
     if not isinstance(event, dict) or not isinstance(event.get("type"), str):

@@ -32,7 +32,7 @@ class EventLog:
         self._partial = lines.pop()          # b"" when the chunk ended on a newline
         events = []
         for line in lines:
-            event = decode(line.decode("utf-8", errors="replace"))
+            event = decode(line)
             if event is not None:
                 events.append(event)
         return events

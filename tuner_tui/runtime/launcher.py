@@ -155,7 +155,9 @@ def stop(record: dict, home: Home, grace_s: float = STOP_GRACE_S) -> dict:
     record = reconcile(record, store)
     if record["status"] not in ACTIVE:
         raise ProblemsFound([Problem(record["id"], f"the run is not running (it is {record['status']})")])
-    pid = record["pid"]
+    pid = record.get("pid")
+    if not pid:
+        raise ProblemsFound([Problem(record["id"], "the run has no worker process yet; try again in a moment")])
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
