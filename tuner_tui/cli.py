@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check recipe files; exit 1 when any is invalid")
     p.add_argument("paths", nargs="+", metavar="PATH", help="recipe files or built-in names")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key before checking (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON document")
 
     sub.add_parser("schema", help="print the recipe JSON Schema (for editors)")
 
@@ -66,11 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=["queued", "running", "finished", "stopped", "failed", "crashed"])
     p.add_argument("--method", choices=["full", "lora", "qlora", "dora", "prefix"])
     p.add_argument("--model", help="substring of the model source")
-    p.add_argument("--tag")
+    p.add_argument("--tag", help="only runs with this tag")
     p.add_argument("--search", metavar="TEXT", help="words matched in id, name, model, tags and notes")
-    p.add_argument("--sort", default="created", choices=SORT_FIELDS)
-    p.add_argument("--limit", type=int)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--sort", default="created", metavar="FIELD", choices=SORT_FIELDS,
+                   help="one of " + ", ".join(SORT_FIELDS) + " (times: newest first)")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N runs")
+    p.add_argument("--json", action="store_true", help="print the runs as one JSON list")
 
     p = sub.add_parser("show", help="one run's record, recipe, lineage and last events")
     p.add_argument("run", metavar="RUN")

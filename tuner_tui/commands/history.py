@@ -47,17 +47,23 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print_json(records)
         return 0
+    wide = out.width >= 110            # at 80 columns: ids whole, fewer columns, long names cut with …
     table = Table(title=f"Runs ({len(records)})", title_justify="left")
-    for column in ("id", "name", "status", "method", "model", "steps", "best eval", "peak mem", "started",
-                   "duration"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True, min_width=8)
+    table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=22 if wide else 14)
+    table.add_column("status", no_wrap=True, min_width=8)
+    table.add_column("method", no_wrap=True, min_width=6)
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=30 if wide else 14)
+    extra_columns = ("steps", "peak mem", "started") if wide else ()
+    for column in ("best eval", *extra_columns, "time"):
+        table.add_column(column, no_wrap=True, justify="right")
     for r in records:
         final = r.get("final") or {}
         started = time.strftime("%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else ""
         duration = f"{(r.get('ended') or time.time()) - r['started']:.0f}s" if r.get("started") else ""
+        extra = (_fmt(final.get("steps")), human_bytes(r.get("peak_memory")), started) if wide else ()
         table.add_row(r["id"], r["name"], r["status"], r.get("method") or "", r.get("model") or "",
-                      _fmt(final.get("steps")), _fmt(final.get("best_eval_loss")), human_bytes(r.get("peak_memory")),
-                      started, duration)
+                      _fmt(final.get("best_eval_loss")), *extra, duration)
     out.print(table)
     return 0
 

@@ -12,6 +12,7 @@ from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import Recipe
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.preflight import preflight
 from tuner_tui.runtime.recipe_catalog import list_recipes, resolve_recipe
 
 
@@ -20,11 +21,17 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     if args.json:
         print_json([e.to_dict() for e in entries])
         return 0
+    wide = out.width >= 120        # at 80 columns the description matters more than the model id
     table = Table(title="Recipes", title_justify="left")
-    for column in ("name", "method", "model", "from", "description"):
-        table.add_column(column, overflow="fold")
+    table.add_column("name", no_wrap=True)
+    table.add_column("method", no_wrap=True)
+    if wide:
+        table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=34)
+    table.add_column("from", no_wrap=True)
+    table.add_column("description", overflow="fold", ratio=1)
     for e in entries:
-        table.add_row(e.name, e.method or "[red]invalid[/]", e.model or "", e.origin,
+        model = (e.model or "",) if wide else ()
+        table.add_row(e.name, e.method or "[red]invalid[/]", *model, e.origin,
                       e.description or ("run `tuner validate " + e.path + "`" if not e.valid else ""))
     out.print(table)
     out.print("Run one: [bold]tuner run NAME[/]   Check one: [bold]tuner validate PATH[/]")
@@ -36,7 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for ref in args.paths:
         try:
             loaded = load_recipe(resolve_recipe(ref, home), args.overrides)
-            problems: list[Problem] = loaded.warnings
+            problems: list[Problem] = preflight(loaded).warnings     # the model source and local data too
             results.append({"path": ref, "valid": True, "problems": [p.to_dict() for p in problems]})
             if not args.json:
                 print_problems(problems)

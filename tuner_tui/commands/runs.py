@@ -138,7 +138,7 @@ def _follow(log: EventLog, record: dict, home: Home, proc, quiet: bool) -> dict 
         while True:
             for event in log.read_new():
                 _update(state, event)
-                if not quiet and event["type"] in ("warning", "started", "resumed", "checkpoint"):
+                if not quiet and _worth_a_line(event, console.is_terminal):
                     live.console.print(describe(event), markup=False, highlight=False)
                 if event["type"] in TERMINAL:
                     return event
@@ -152,6 +152,14 @@ def _follow(log: EventLog, record: dict, home: Home, proc, quiet: bool) -> dict 
                     launcher.reconcile(store.get(record["id"]) or record, store)
                 return terminal
             time.sleep(POLL_S)
+
+
+def _worth_a_line(event: dict, terminal: bool) -> bool:
+    """Above the live bar: milestones and evaluations; without a terminal (no bar), every logged step too."""
+    kind = event["type"]
+    if kind in ("warning", "started", "resumed", "checkpoint"):
+        return True
+    return kind == "log" and ("eval_loss" in event or not terminal)
 
 
 def _update(state: dict, event: dict) -> None:

@@ -39,10 +39,11 @@ def _started(e: dict) -> str:
 
 def _log(e: dict) -> str:
     parts = [f"step {e.get('step')}", f"epoch {_num(e.get('epoch'), '.2f')}"]
-    for key, label in (("loss", "loss"), ("eval_loss", "eval loss"), ("learning_rate", "lr"),
-                       ("grad_norm", "grad norm"), ("tokens_per_s", "tok/s")):
+    for key, label, fmt in (("loss", "loss", ".4f"), ("eval_loss", "eval loss", ".4f"),
+                            ("learning_rate", "lr", ".3e"), ("grad_norm", "grad norm", ".3f"),
+                            ("tokens_per_s", "tok/s", ",.0f")):
         if e.get(key) is not None:
-            parts.append(f"{label} {_num(e[key])}")
+            parts.append(f"{label} {_num(e[key], fmt)}")
     return " · ".join(parts)
 
 

@@ -206,10 +206,13 @@ def _one(e: Any, kind: str, path: tuple, doc: YamlDocument, filename: str,
         message = str(ctx.get("error", e["msg"]))
         key, _, rest = message.partition(": ")
         return _problem_at(doc, filename, overridden, tuple(key.split(".")), rest or message)
+    hint = _type_hint(kind)
+    if hint and not isinstance(given, (dict, list)):
+        return _problem_at(doc, filename, overridden, path, f"{given!r} is not {hint}")
     message = e["msg"].removeprefix("Value error, ")
     if not isinstance(given, (dict, list)):
         message += f" (got {given!r})"
-    return _problem_at(doc, filename, overridden, path, message, expected=_type_hint(kind))
+    return _problem_at(doc, filename, overridden, path, message, expected=hint)
 
 
 def _problem_at(doc: YamlDocument, filename: str, overridden: dict[tuple, str], path: tuple, message: str,

@@ -177,6 +177,8 @@ class RunStore:
 
     def resolve(self, prefix: str) -> dict[str, Any]:
         """A run by unique id prefix, or a message listing the candidates."""
+        if not prefix.strip():
+            raise ProblemsFound([Problem("RUN", "the run id is empty", hint="`tuner ls` lists runs")])
         records = self.all()
         exact = [r for r in records if r["id"] == prefix]
         matches = exact or [r for r in records if r["id"].startswith(prefix)]

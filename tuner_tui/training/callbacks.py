@@ -97,6 +97,7 @@ class ReportingCallback(TrainerCallback):
     def on_save(self, args, state, control, **kwargs):
         path = f"{args.output_dir}/checkpoint-{state.global_step}"
         self.writer.emit("checkpoint", step=state.global_step, path=path)
+        self.writer.emit("phase", phase="training")
         self.writer.sync()
 
     def _warn(self, message: str | None, kind: str) -> None:

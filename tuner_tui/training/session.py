@@ -52,11 +52,9 @@ class ReportingTrainer(SFTTrainer):
             self.tuner_writer.emit("phase", phase="training")
 
     def _save_checkpoint(self, model, trial):
+        # The callback's on_save reports the checkpoint and the return to training, in that order.
         self.tuner_writer.emit("phase", phase="saving")
-        try:
-            return super()._save_checkpoint(model, trial)
-        finally:
-            self.tuner_writer.emit("phase", phase="training")
+        return super()._save_checkpoint(model, trial)
 
 
 def sft_config(recipe: Recipe, precision: Precision, output_dir: Path, has_eval: bool) -> SFTConfig:
