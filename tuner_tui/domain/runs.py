@@ -7,7 +7,6 @@ from typing import Literal
 
 Status = Literal["queued", "running", "finished", "stopped", "failed", "crashed"]
 ACTIVE: tuple[str, ...] = ("queued", "running")
-ENDED: tuple[str, ...] = ("finished", "stopped", "failed", "crashed")
 
 
 def new_run_id() -> str:
