@@ -149,7 +149,7 @@ def test_a_worker_killed_with_sigkill_is_reported_crashed(home, tmp_path):  # R2
 
 
 def test_stop_then_resume_continues_at_the_checkpoint_with_the_same_schedule(home, tmp_path):  # R3
-    recipe = write_recipe(tmp_path, "lora", steps=60, save_steps=1000, scheduler="linear")
+    recipe = write_recipe(tmp_path, "lora", steps=120, save_steps=1000, scheduler="linear")
     _, first, _ = run_json(recipe, "--detach")
     run_id = first["run_id"]
     wait_for(lambda: any(e["type"] == "log" and e["step"] >= 6 for e in events_of(home, run_id)))
@@ -158,14 +158,14 @@ def test_stop_then_resume_continues_at_the_checkpoint_with_the_same_schedule(hom
     stop_event = events_of(home, run_id)[-1]
     assert stop_event["type"] == "stopped" and Path(stop_event["checkpoint"]).is_dir()
     at = stop_event["step"]
-    assert 6 <= at < 60
+    assert 6 <= at < 120
     proc = tuner("resume", run_id, "--json")
     assert proc.returncode == 0, proc.stderr
     events = events_of(home, run_id)
     resumed = next(e for e in events if e["type"] == "resumed")
     assert resumed["from_step"] == at
     after = [e for e in events[events.index(resumed):] if e["type"] == "log" and "loss" in e]
-    assert after[0]["step"] > at and events[-1]["type"] == "finished" and after[-1]["step"] == 60
+    assert after[0]["step"] > at and events[-1]["type"] == "finished" and after[-1]["step"] == 120
     # The learning rate continues where the schedule was: same as an uninterrupted run at the same step.
     _, ref, _ = run_json(recipe)
     ref_lr = {e["step"]: e["learning_rate"] for e in events_of(home, ref["run_id"]) if e["type"] == "log"
