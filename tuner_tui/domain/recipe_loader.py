@@ -228,16 +228,8 @@ def _problem_at(doc: YamlDocument, filename: str, overridden: dict[tuple, str], 
                    hint=hint, severity=severity)  # type: ignore[arg-type]
 
 
-def _field_names(path: tuple) -> list[str]:
-    model: Any = Recipe
-    for part in path:
-        if model is None or model is dict or part not in model.model_fields:
-            return []
-        model = _inner_model(model.model_fields[part].annotation)
-    return list(model.model_fields) if model not in (None, dict) else []
-
-
-def _description(path: tuple) -> str | None:
+def _schema_at(path: tuple) -> tuple[Any, Any] | None:
+    """(model class or dict or None, FieldInfo of the last part) for a key path, or None when unknown."""
     model: Any = Recipe
     info = None
     for part in path:
@@ -245,7 +237,17 @@ def _description(path: tuple) -> str | None:
             return None
         info = model.model_fields[part]
         model = _inner_model(info.annotation)
-    return info.description if info else None
+    return model, info
+
+
+def _field_names(path: tuple) -> list[str]:
+    found = _schema_at(path)
+    return list(found[0].model_fields) if found and found[0] not in (None, dict) else []
+
+
+def _description(path: tuple) -> str | None:
+    found = _schema_at(path)
+    return found[1].description if found and found[1] else None
 
 
 def _type_hint(kind: str) -> str | None:
