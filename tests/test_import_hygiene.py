@@ -24,7 +24,8 @@ def loaded_modules(code: str, home) -> set[str]:
 
 def test_domain_imports_no_textual_no_torch(tmp_path):
     mods = loaded_modules("import tuner_tui.domain.recipe_loader, tuner_tui.domain.dataset_rows, "
-                          "tuner_tui.domain.events, tuner_tui.domain.watch, tuner_tui.domain.model_sources", tmp_path)
+                          "tuner_tui.domain.events, tuner_tui.domain.watch, tuner_tui.domain.model_sources, "
+                          "tuner_tui.domain.architectures, tuner_tui.domain.vram_estimate", tmp_path)
     assert not mods & {"textual", "torch", "transformers", "pynvml", "rich"}
 
 
@@ -34,7 +35,8 @@ def test_runtime_imports_no_torch(tmp_path):
     assert not mods & HEAVY
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["recipes"], ["validate", "smoke"], ["schema"], ["ls"]])
+@pytest.mark.parametrize("argv", [["--help"], ["recipes"], ["validate", "smoke"], ["schema"], ["ls"],
+                                  ["estimate", "smoke"]])
 def test_listing_commands_import_no_ml_stack(argv, tmp_path):
     code = (f"import sys\nsys.argv = ['tuner', *{argv!r}]\nfrom tuner_tui.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass")

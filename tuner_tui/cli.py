@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--format", choices=["csv", "jsonl"], default="csv")
 
+    p = sub.add_parser("estimate", help="peak GPU memory for full, LoRA and QLoRA; fit against the GPU")
+    p.add_argument("recipe", metavar="RECIPE", help="a built-in recipe name, one of yours, or a path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key first, e.g. --set train.batch_size=2 (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
+
     p = sub.add_parser("merge", help="merge a run's adapter into the base model (writes merged/)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true")
@@ -127,6 +133,7 @@ COMMANDS = {
     "note": "tuner_tui.commands.history:cmd_note",
     "rm": "tuner_tui.commands.history:cmd_rm",
     "export": "tuner_tui.commands.history:cmd_export",
+    "estimate": "tuner_tui.commands.estimate:cmd_estimate",
     "merge": "tuner_tui.commands.outputs:cmd_merge",
     "try": "tuner_tui.commands.outputs:cmd_try",
 }
