@@ -1,9 +1,11 @@
 """The one prepared GPU check: QLoRA vs LoRA vs full on a locally built ~1B Llama (no download), through the
-real `tuner run` path, with NVML sampling of the worker's GPU memory, torch's peak from the event log, and
-tokens/s of LoRA against a bare TRL baseline.
+real `tuner run` path, with the runtime GPU sampler (the code behind `tuner gpu`) following the worker's GPU
+memory, torch's peak and reserved memory and the worker's own NVML figure from the event log, and tokens/s of
+LoRA against a bare TRL baseline.
 
     python bench/gpu_check.py            # on a GPU box (H200: a few minutes)
-    python bench/gpu_check.py --cpu      # reduced mode: tiny model, few steps, no NVML (what the tests run)
+    python bench/gpu_check.py --cpu      # reduced mode: tiny model, few steps; NVML figures are None with the
+                                         # reason (what the tests run: the sampler path still runs)
 
 Last line: {"name", "figures", "goal", "met"}. Copy the figures into docs/benchmarks.md.
 """
@@ -16,7 +18,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +28,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 from tracking_overhead import bare_run  # noqa: E402  (same bare-TRL baseline as the overhead bench)
+
+from tuner_tui.domain.vram_timeline import phase_peaks  # noqa: E402
 
 GIB = 1024 ** 3
 
@@ -50,33 +53,50 @@ def build_1b_llama(dest: Path) -> None:
     tokenizer.save_pretrained(dest)
 
 
-class NvmlSampler(threading.Thread):
-    """Samples used GPU memory (device and per process) every 100 ms; peak kept."""
+class RunMemory:
+    """GPU memory while a method runs, every 100 ms, through tuner's own sampler: used memory of the GPUs this
+    process sees, and of the processes the sampler labels as a tuner run's (the worker and its ranks); peaks
+    kept, and the cost of each sample."""
 
     def __init__(self) -> None:
-        super().__init__(daemon=True)
-        import pynvml
+        from tuner_tui.runtime.gpu import GpuReport, GpuSampler
 
-        pynvml.nvmlInit()
-        self.nvml = pynvml
-        self.handle = pynvml.nvmlDeviceGetHandleByIndex(0)
         self.peak_device = self.peak_process = 0
-        self.samples = 0
-        self.cost_s = 0.0
-        self.stop_event = threading.Event()
+        self.samples, self.cost_s = 0, 0.0
+        self.reason: str | None = None
+        outer = self
 
-    def run(self) -> None:
-        while not self.stop_event.wait(0.1):
-            started = time.perf_counter()
-            used = self.nvml.nvmlDeviceGetMemoryInfo(self.handle).used
-            procs = self.nvml.nvmlDeviceGetComputeRunningProcesses(self.handle)
-            self.cost_s += time.perf_counter() - started
-            self.samples += 1
-            self.peak_device = max(self.peak_device, used)
-            self.peak_process = max(self.peak_process, sum((p.usedGpuMemory or 0) for p in procs))
+        class TimedSampler(GpuSampler):
+            def sample(self) -> GpuReport:
+                started = time.perf_counter()
+                report = super().sample()
+                outer.cost_s += time.perf_counter() - started
+                return report
+
+        self.sampler = TimedSampler(interval=0.1, on_sample=self._on_sample, worker_refresh_s=0.5)
+
+    def _on_sample(self, report) -> None:
+        self.samples += 1
+        self.reason = report.reason
+        visible = [g for g in report.gpus if g.visible_index is not None]
+        self.peak_device = max(self.peak_device, sum(g.memory_used or 0 for g in visible))
+        self.peak_process = max(self.peak_process, sum(p.used_memory or 0 for g in report.gpus
+                                                       for p in g.processes if p.run_id))
+
+    def figures(self) -> dict:
+        if self.reason:
+            return {"nvml": self.reason}
+        return {"nvml_device_peak_gib": round(self.peak_device / GIB, 3),
+                "nvml_process_peak_gib": round(self.peak_process / GIB, 3),
+                "nvml_sample_ms": round(1000 * self.cost_s / max(self.samples, 1), 3)}
 
 
-def run_method(kind: str, model: str, steps: int, max_length: int, folder: Path, env: dict, gpu: bool) -> dict:
+def _peak_gib(events: list[dict], key: str) -> float | None:
+    values = [e[key] for e in events if isinstance(e.get(key), (int, float))]
+    return round(max(values) / GIB, 3) if values else None
+
+
+def run_method(kind: str, model: str, steps: int, max_length: int, folder: Path, env: dict) -> dict:
     recipe = {
         "name": f"gpu-check-{kind}", "model": {"source": model},
         "method": {"kind": kind},
@@ -89,14 +109,10 @@ def run_method(kind: str, model: str, steps: int, max_length: int, folder: Path,
         recipe["method"]["lora"] = {"r": 16, "alpha": 32, "target_modules": "all-linear"}
     path = folder / f"{kind}.yaml"
     path.write_text(yaml.safe_dump(recipe))
-    sampler = NvmlSampler() if gpu else None
-    if sampler:
-        sampler.start()
-    out = subprocess.run([sys.executable, "-m", "tuner_tui", "run", str(path), "--json"], env=env, cwd=REPO,
-                         capture_output=True, text=True)
-    if sampler:
-        sampler.stop_event.set()
-        sampler.join()
+    memory_sampler = RunMemory()
+    with memory_sampler.sampler:
+        out = subprocess.run([sys.executable, "-m", "tuner_tui", "run", str(path), "--json"], env=env, cwd=REPO,
+                             capture_output=True, text=True)
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     record = lines[-1] if lines else {"status": "failed", "failure": {"message": out.stderr[-2000:]}}
     events = [json.loads(line) for line in Path(record.get("run_dir", folder)).joinpath("events.jsonl")
@@ -107,11 +123,15 @@ def run_method(kind: str, model: str, steps: int, max_length: int, folder: Path,
               "quantized_layers": started.get("quantized_layers"),
               "tokens_per_s": (record.get("final") or {}).get("train_tokens_per_s"),
               "torch_peak_gib": round(max((e.get("peak") or e.get("rss") or 0) for e in memory) / GIB, 3)
-              if memory else None}
-    if sampler:
-        result.update(nvml_device_peak_gib=round(sampler.peak_device / GIB, 3),
-                      nvml_process_peak_gib=round(sampler.peak_process / GIB, 3),
-                      nvml_sample_ms=round(1000 * sampler.cost_s / max(sampler.samples, 1), 3))
+              if memory else None,
+              # what torch keeps cached vs what NVML says the worker holds (cache + CUDA context + non-torch)
+              "torch_reserved_peak_gib": _peak_gib(memory, "reserved"),
+              "worker_nvml_process_peak_gib": _peak_gib(memory, "nvml_process_bytes"),
+              "phase_peak_gib": {phase: round(peak / GIB, 3) for phase, peak in phase_peaks(memory).items()},
+              **memory_sampler.figures()}
+    if result.get("nvml_process_peak_gib") is not None and result["torch_reserved_peak_gib"] is not None:
+        result["nvml_minus_reserved_gib"] = round(result["nvml_process_peak_gib"] - result["torch_reserved_peak_gib"],
+                                                  3)
     if record["status"] != "finished":
         result["failure"] = record.get("failure")
     return result
@@ -139,7 +159,7 @@ def main() -> None:
         figures: dict = {"mode": "cpu" if args.cpu else "gpu", "model": model, "steps": steps,
                          "max_length": max_length, "batch_size": 8}
         for kind in ("qlora", "lora", "full"):
-            figures[kind] = run_method(kind, model, steps, max_length, folder, env, gpu)
+            figures[kind] = run_method(kind, model, steps, max_length, folder, env)
             print(kind, json.dumps(figures[kind]), flush=True)
         baseline = Path(folder / "lora.yaml")
         bare = bare_run(baseline, env, folder / "bare")

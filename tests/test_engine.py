@@ -120,6 +120,11 @@ def test_event_stream_is_complete_and_parseable(home, tmp_path):
     assert (home.run_dir(first["run_id"]).stat().st_mode & 0o777) == 0o700
     record = RunStore(home).get(first["run_id"])
     assert record["final"]["steps"] == 20 and record["final"]["best_eval_loss"] is not None
+    # memory events name the phase they close, evaluation and saving included; the record's peak is their max
+    memory = [e for e in events if e["type"] == "memory"]
+    assert {"loading", "training", "evaluating", "saving"} <= {e["phase"] for e in memory}
+    assert kinds[kinds.index("checkpoint") + 1] == "memory" and memory[-1]["phase"] == "saving"
+    assert record["peak_memory"] == max(e.get("peak") or e["rss"] for e in memory)
 
 
 def test_killing_the_attached_cli_leaves_the_run_to_finish(home, tmp_path):  # R1

@@ -25,18 +25,25 @@ def loaded_modules(code: str, home) -> set[str]:
 def test_domain_imports_no_textual_no_torch(tmp_path):
     mods = loaded_modules("import tuner_tui.domain.recipe_loader, tuner_tui.domain.dataset_rows, "
                           "tuner_tui.domain.events, tuner_tui.domain.watch, tuner_tui.domain.model_sources, "
-                          "tuner_tui.domain.architectures, tuner_tui.domain.vram_estimate", tmp_path)
+                          "tuner_tui.domain.vram_timeline, tuner_tui.domain.architectures, "
+                          "tuner_tui.domain.vram_estimate", tmp_path)
     assert not mods & {"textual", "torch", "transformers", "pynvml", "rich"}
 
 
 def test_runtime_imports_no_torch(tmp_path):
     mods = loaded_modules("import tuner_tui.runtime.launcher, tuner_tui.runtime.store, "
-                          "tuner_tui.runtime.preflight", tmp_path)
+                          "tuner_tui.runtime.preflight, tuner_tui.runtime.gpu", tmp_path)
     assert not mods & HEAVY
 
 
+def test_the_gpu_sampler_imports_pynvml_only_when_it_samples(tmp_path):
+    assert "pynvml" not in loaded_modules("import tuner_tui.runtime.gpu, tuner_tui.commands.gpu", tmp_path)
+    mods = loaded_modules("from tuner_tui.runtime.gpu import read_gpus\nread_gpus()", tmp_path)
+    assert "pynvml" in mods and not mods & HEAVY and "textual" not in mods
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["recipes"], ["validate", "smoke"], ["schema"], ["ls"],
-                                  ["estimate", "smoke"]])
+                                  ["gpu", "--once"], ["estimate", "smoke"]])
 def test_listing_commands_import_no_ml_stack(argv, tmp_path):
     code = (f"import sys\nsys.argv = ['tuner', *{argv!r}]\nfrom tuner_tui.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass")

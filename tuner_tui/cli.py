@@ -18,6 +18,16 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON: the run id first, the final record last")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuner", description="Fine-tune LLMs from the terminal: recipes, "
                                      "runs that survive disconnects, history.", epilog=EPILOG)
@@ -114,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prompt", required=True)
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("gpu", help="GPUs, their processes (tuner runs by id), host CPU/RAM; live until Ctrl-C")
+    p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--json", action="store_true", help="print one snapshot as one JSON document")
+    p.add_argument("--interval", type=_positive_seconds, default=1.0, metavar="S",
+                   help="seconds between samples (default 1)")
     return parser
 
 
@@ -136,6 +152,7 @@ COMMANDS = {
     "estimate": "tuner_tui.commands.estimate:cmd_estimate",
     "merge": "tuner_tui.commands.outputs:cmd_merge",
     "try": "tuner_tui.commands.outputs:cmd_try",
+    "gpu": "tuner_tui.commands.gpu:cmd_gpu",
 }
 
 

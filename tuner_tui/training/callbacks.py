@@ -1,7 +1,13 @@
 """The TrainerCallback that turns training into events (log, memory, checkpoint, warning) and obeys stop.
 
 Everything here runs inside the training loop, so it only puts events on the writer's queue: no disk, no
-store, no network. Costs per log: one psutil or torch.cuda memory query."""
+store, no network. Costs per log: one psutil query (CPU), or torch.cuda's counters plus NVML for this process
+(~0.1 ms per GPU).
+
+Memory events carry the phase they close (loading, training, evaluating, saving, merging): one is emitted at
+every log and whenever the phase changes, and on CUDA `peak` is the highest allocation since the previous
+memory event (the counter is reset after each), so every phase's own peak is visible on the VRAM timeline and
+the highest `peak` of all events is the run's peak."""
 
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ import torch
 from transformers import TrainerCallback
 
 from tuner_tui.domain.watch import LossWatch
+from tuner_tui.runtime.nvml import process_gpu_memory
+from tuner_tui.training.event_writer import NullWriter
 from tuner_tui.training.failures import NanLoss
 
 LOG_KEYS = ("loss", "learning_rate", "grad_norm", "eval_loss")
@@ -38,15 +46,24 @@ def _inject_fault(step: int, logs: dict) -> None:
 
 
 def memory_fields() -> dict:
+    """This process's memory now. On CUDA: torch's allocated/reserved, its peak since the previous call (the
+    peak counter is reset here), and what NVML says the process holds (`nvml_process_bytes`: torch's cache plus
+    the CUDA context, i.e. what other processes cannot use; None when NVML cannot tell). On CPU: RSS only, and
+    no NVML call at all."""
     if torch.cuda.is_available():
-        return {"device": "cuda", "allocated": torch.cuda.memory_allocated(),
-                "reserved": torch.cuda.memory_reserved(), "peak": torch.cuda.max_memory_allocated()}
+        fields = {"device": "cuda", "allocated": torch.cuda.memory_allocated(),
+                  "reserved": torch.cuda.memory_reserved(), "peak": torch.cuda.max_memory_allocated(),
+                  "nvml_process_bytes": process_gpu_memory()}
+        torch.cuda.reset_peak_memory_stats()
+        return fields
     return {"device": "cpu", "rss": psutil.Process().memory_info().rss}
 
 
 class ReportingCallback(TrainerCallback):
     def __init__(self, writer, stop_requested: threading.Event, watch: LossWatch):
         self.writer, self.stop_requested, self.watch = writer, stop_requested, watch
+        self.reports = not isinstance(writer, NullWriter)     # ranks > 0 skip the memory queries
+        self.phase = "loading"
         self.stopping = False
         self.peak_memory = 0
         self.last_train_loss: float | None = None
@@ -55,7 +72,21 @@ class ReportingCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._tokens_at, self._time_at = state.num_input_tokens_seen, time.monotonic()
-        self.writer.emit("phase", phase="training", total_steps=state.max_steps)
+        self.enter_phase("training", state.global_step, total_steps=state.max_steps)
+
+    def enter_phase(self, phase: str, step: int, **fields) -> None:
+        """Close the current phase's memory window with a memory event, then announce the new phase."""
+        self.memory_event(step)
+        self.phase = phase
+        self.writer.emit("phase", phase=phase, **fields)
+
+    def memory_event(self, step: int) -> None:
+        """One memory event for the current phase; the run's peak is the highest of them all."""
+        if not self.reports:
+            return
+        memory = memory_fields()
+        self.peak_memory = max(self.peak_memory, memory.get("peak") or memory.get("rss") or 0)
+        self.writer.emit("memory", step=step, phase=self.phase, **memory)
 
     def on_step_end(self, args, state, control, **kwargs):
         if self.stop_requested.is_set() and not self.stopping:
@@ -90,14 +121,12 @@ class ReportingCallback(TrainerCallback):
                 self.best_eval_loss = eval_loss
             self._warn(self.watch.on_eval_loss(state.global_step, eval_loss), "overfitting")
         self.writer.emit("log", **event)
-        memory = memory_fields()
-        self.peak_memory = max(self.peak_memory, memory.get("peak", memory.get("rss", 0)))
-        self.writer.emit("memory", step=state.global_step, **memory)
+        self.memory_event(state.global_step)
 
     def on_save(self, args, state, control, **kwargs):
         path = f"{args.output_dir}/checkpoint-{state.global_step}"
         self.writer.emit("checkpoint", step=state.global_step, path=path)
-        self.writer.emit("phase", phase="training")
+        self.enter_phase("training", state.global_step)      # its memory event: the saving phase's peak
         self.writer.sync()
 
     def _warn(self, message: str | None, kind: str) -> None:

@@ -42,18 +42,18 @@ from tuner_tui.training.model_sources import materialize
 class ReportingTrainer(SFTTrainer):
     """SFTTrainer that tells the event log when it evaluates and saves (phases on the VRAM timeline)."""
 
-    tuner_writer = None
+    tuner_callback: ReportingCallback | None = None
 
     def evaluate(self, *args, **kwargs):
-        self.tuner_writer.emit("phase", phase="evaluating")
+        self.tuner_callback.enter_phase("evaluating", self.state.global_step)
         try:
             return super().evaluate(*args, **kwargs)
         finally:
-            self.tuner_writer.emit("phase", phase="training")
+            self.tuner_callback.enter_phase("training", self.state.global_step)   # closes the eval window
 
     def _save_checkpoint(self, model, trial):
         # The callback's on_save reports the checkpoint and the return to training, in that order.
-        self.tuner_writer.emit("phase", phase="saving")
+        self.tuner_callback.enter_phase("saving", self.state.global_step)
         return super()._save_checkpoint(model, trial)
 
 
@@ -116,7 +116,7 @@ class TrainingSession:
             callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience))
         trainer = ReportingTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
                                    processing_class=tokenizer, callbacks=callbacks)
-        trainer.tuner_writer = w
+        trainer.tuner_callback = callback
         resume_from = get_last_checkpoint(str(checkpoints)) if self.resume and checkpoints.is_dir() else None
         if self.resume:
             from_step = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
@@ -138,11 +138,12 @@ class TrainingSession:
             step = trainer.state.global_step
             return "stopped", {"step": step, "checkpoint": str(checkpoints / f"checkpoint-{step}"),
                                "summary": self._summary(trainer, callback)}
-        outputs = self._save_outputs(trainer, tokenizer, path, precision)
+        outputs = self._save_outputs(trainer, tokenizer, path, callback)
         return "finished", {"outputs": outputs, "summary": self._summary(trainer, callback)}
 
-    def _save_outputs(self, trainer, tokenizer, base_path: str, precision: Precision) -> dict:
-        self.writer.emit("phase", phase="saving")
+    def _save_outputs(self, trainer, tokenizer, base_path: str, callback: ReportingCallback) -> dict:
+        step = trainer.state.global_step
+        callback.enter_phase("saving", step)
         target = self.run_dir / ("merged" if self.recipe.method.kind == "full" else "adapter")
         trainer.save_model(str(target))
         tokenizer.save_pretrained(str(target))
@@ -150,8 +151,9 @@ class TrainingSession:
         if self.recipe.output.merge and self.recipe.method.kind != "full":
             from tuner_tui.training.outputs import merge_adapter
 
-            self.writer.emit("phase", phase="merging")
+            callback.enter_phase("merging", step)
             outputs["merged"] = str(merge_adapter(self.run_dir, self.recipe, base_path))
+        callback.memory_event(step)          # closes the last window: the run's peak covers saving and merging
         self.writer.sync()
         return outputs
 
