@@ -123,3 +123,60 @@ def test_downsampling_keeps_every_bucket_min_and_max():
     for b in range(500):                                  # each bucket's extremes survive
         chunk = points[int(b * size): int((b + 1) * size)]
         assert min(chunk, key=lambda p: p[1]) in small and max(chunk, key=lambda p: p[1]) in small
+
+
+def test_an_update_after_this_stores_own_write_parses_nothing(tmp_path, monkeypatch):
+    from tuner_tui.runtime import store as store_module
+
+    home = Home(tmp_path).ensure()
+    store = RunStore(home)
+    store.create_many([record(f"run{i:05d}", home) for i in range(50)])
+    parses = []
+    real_load = store_module.IndexSnapshot.load
+    monkeypatch.setattr(store_module.IndexSnapshot, "load", lambda self: parses.append(1) or real_load(self))
+    for i in range(3):
+        store.update("run00007", notes=f"try {i}")
+    assert parses == []                                   # reused what this store wrote: a stat, no parse
+    assert json.loads(home.runs_db.read_text())["runs"]["8"]["notes"] == "try 2"
+    RunStore(home).update("run00007", tags=["other"])     # another writer (another process, in effect)
+    store.update("run00007", status="failed")
+    assert parses == [1, 1]                               # the other store's parse, then ours: it changed
+    assert {k: store.get("run00007")[k] for k in ("notes", "tags", "status")} == \
+        {"notes": "try 2", "tags": ["other"], "status": "failed"}                # nothing lost
+
+
+def test_a_callers_later_edits_never_leak_into_the_index(tmp_path):
+    home = Home(tmp_path).ensure()
+    store = RunStore(home)
+    mine = record("leak0001", home, tags=["a"])
+    store.create(mine)
+    mine["tags"].append("not-saved")
+    returned = store.update("leak0001", final={"steps": 5})
+    returned["final"]["steps"] = 999
+    store.update("leak0001", notes="n")                    # writes the whole index again
+    on_disk = json.loads(home.runs_db.read_text())["runs"]["1"]
+    assert on_disk["tags"] == ["a"] and on_disk["final"] == {"steps": 5} and on_disk["notes"] == "n"
+
+
+UPDATER = """
+import sys
+from pathlib import Path
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.store import RunStore
+store, worker = RunStore(Home(Path(sys.argv[1]))), sys.argv[2]
+for i in range(int(sys.argv[3])):
+    run = f"r{i % 8}"
+    store.update(run, **{f"{worker}_{i}": i})
+"""
+
+
+def test_four_processes_updating_the_same_runs_lose_no_field(tmp_path):
+    home = Home(tmp_path).ensure()
+    RunStore(home).create_many([record(f"r{i}", home) for i in range(8)])
+    procs = [subprocess.Popen([sys.executable, "-c", UPDATER, str(tmp_path), f"w{n}", "120"], cwd=REPO)
+             for n in range(4)]
+    assert all(p.wait(timeout=600) == 0 for p in procs)
+    records = {r["id"]: r for r in RunStore(home).all()}
+    for n in range(4):
+        for i in range(120):
+            assert records[f"r{i % 8}"][f"w{n}_{i}"] == i

@@ -20,10 +20,10 @@ from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_diff import diff_many
 from tuner_tui.domain.run_query import RunFilter, filter_runs
 from tuner_tui.domain.runs import ACTIVE
-from tuner_tui.domain.series import series_from_events
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.series_cache import RunSeries
 from tuner_tui.runtime.store import RunStore
 
 
@@ -111,7 +111,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     records = [store.resolve(ref) for ref in args.runs]
     recipes = [yaml.safe_load((Path(r["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")) for r in records]
     differences = diff_many(recipes)
-    curves = [dict(series_from_events(read_events(Path(r["run_dir"]) / "events.jsonl"))["loss"]) for r in records]
+    curves = [dict(RunSeries.open(r["run_dir"]).points("loss")) for r in records]   # cached: no full re-parse
     common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
     step_sample = common[:: max(1, len(common) // 10)] + ([common[-1]] if common else [])
     ids = [r["id"] for r in records]

@@ -16,6 +16,11 @@ class EventLog:
         self.offset = offset
         self._partial = b""
 
+    @property
+    def complete_offset(self) -> int:
+        """Where the last whole line ends: a torn last line is not covered yet (a cache stops here)."""
+        return self.offset - len(self._partial)
+
     def read_new(self) -> list[dict]:
         """Events appended since the last call (all of them on the first call)."""
         try:
