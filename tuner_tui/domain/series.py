@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 Point = tuple[float, float]          # (step, value)
 SERIES_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_s")
@@ -127,13 +128,16 @@ def downsample_columns(steps: Sequence[float], values: Sequence[float],
 
 
 def _extremes(values: Sequence[float], first: int, end: int) -> tuple[int, int]:
-    """Indices of the first lowest and first highest value in values[first:end]."""
-    chunk = values[first:end]
-    try:
-        return first + chunk.index(min(chunk)), first + chunk.index(max(chunk))
-    except ValueError:               # a NaN compares unequal to itself: find the extremes among the numbers
+    """Indices of the first lowest and first highest value in values[first:end], NaNs aside.
+
+    An array's slice goes through a memoryview to a list: one C loop makes the floats, and then min, max
+    and index compare objects already made (index matches the very object min returned, by identity)."""
+    chunk: Any = memoryview(values)[first:end].tolist() if isinstance(values, array) else values[first:end]
+    low, high = min(chunk), max(chunk)
+    if low != low or high != high:   # a leading NaN wins every comparison: find the extremes among numbers
         numbers = [i for i in range(first, end) if values[i] == values[i]] or [first]
         return min(numbers, key=values.__getitem__), max(numbers, key=values.__getitem__)
+    return first + chunk.index(low), first + chunk.index(high)
 
 
 def downsample(points: list[Point], max_points: int = MAX_POINTS) -> list[Point]:
