@@ -244,11 +244,11 @@ def test_estimate_against_a_gpu_too_small_says_how_to_fit(home, monkeypatch, cap
     from types import SimpleNamespace
 
     from tuner_tui.cli import main
-    from tuner_tui.commands import estimate as command
+    from tuner_tui.runtime import estimate as runtime_estimate
 
     gpu = SimpleNamespace(index=0, name="NVIDIA GeForce RTX 4090", memory_total=24 * GIB, memory_used=4 * GIB,
                           memory_free=20 * GIB)
-    monkeypatch.setattr(command, "first_gpu", lambda: (gpu, None))
+    monkeypatch.setattr(runtime_estimate, "first_gpu", lambda: (gpu, None))
     lora = ["--set", "method.kind=lora", "--set", "method.quantization=null"]
     assert main(["estimate", "qlora-llama3.1-8b", *lora, "--set", "train.gradient_checkpointing=false"]) == 0
     text = capsys.readouterr().out

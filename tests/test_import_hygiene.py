@@ -49,3 +49,23 @@ def test_listing_commands_import_no_ml_stack(argv, tmp_path):
             "try:\n    main()\nexcept SystemExit:\n    pass")
     mods = loaded_modules(code, tmp_path)
     assert not mods & HEAVY, mods & HEAVY
+
+
+def test_the_cockpit_imports_no_ml_stack_and_no_training_code(tmp_path):
+    mods = loaded_modules("import tuner_tui.ui.app", tmp_path)
+    assert "textual" in mods and not mods & HEAVY and "pynvml" not in mods
+
+
+def test_the_cockpit_defers_charts_store_and_schema_until_after_the_first_frame(tmp_path):
+    """Start-up cost: plotext (~0.3 s), pydantic (~0.2 s) and the TinyDB store are not imported by the app
+    module; they load in worker threads after the first frame, or when a dashboard first opens."""
+    mods = loaded_modules("import tuner_tui.ui.app", tmp_path)
+    assert not mods & {"plotext", "textual_plotext", "pydantic", "tinydb"}, mods & {"plotext", "pydantic", "tinydb"}
+
+
+def test_ui_never_imports_training(tmp_path):
+    code = ("import sys, tuner_tui.ui.app, tuner_tui.ui.run_dashboard, tuner_tui.ui.compare_view, "
+            "tuner_tui.ui.try_view, tuner_tui.ui.preflight_screen\n"
+            "assert not [m for m in sys.modules if m.startswith('tuner_tui.training')], 'training imported'")
+    mods = loaded_modules(code, tmp_path)
+    assert not mods & HEAVY

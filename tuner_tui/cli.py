@@ -28,6 +28,11 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _force_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="launch even when pre-flight says it will not fit in "
+                   "the GPU's free memory")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuner", description="Fine-tune LLMs from the terminal: recipes, "
                                      "runs that survive disconnects, history.", epilog=EPILOG)
@@ -51,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a recipe key, e.g. --set train.learning_rate=1e-4 (repeatable)")
     p.add_argument("--name", help="a name for the run (default: the recipe's)")
     _run_options(p)
+    _force_option(p)
 
     p = sub.add_parser("resume", help="continue a stopped, failed or crashed run from its last checkpoint")
     p.add_argument("run", metavar="RUN")
@@ -72,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--edit", action="store_true", help="edit the recipe in $EDITOR first (validated on save)")
     p.add_argument("--name", help="a name for the new run")
     _run_options(p)
+    _force_option(p)
 
     p = sub.add_parser("ls", help="list runs")
     p.add_argument("--status", choices=["queued", "running", "finished", "stopped", "failed", "crashed"])
@@ -130,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one snapshot as one JSON document")
     p.add_argument("--interval", type=_positive_seconds, default=1.0, metavar="S",
                    help="seconds between samples (default 1)")
+
+    p = sub.add_parser("cockpit", help="the cockpit (what `tuner` alone opens)")
+    p.add_argument("recipe", nargs="?", metavar="RECIPE", help="the recipe to select (default: demo)")
+
+    p = sub.add_parser("serve", help="the cockpit in a browser (textual-serve), on 127.0.0.1 by default")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=int, default=8000)
     return parser
 
 
@@ -153,14 +167,15 @@ COMMANDS = {
     "merge": "tuner_tui.commands.outputs:cmd_merge",
     "try": "tuner_tui.commands.outputs:cmd_try",
     "gpu": "tuner_tui.commands.gpu:cmd_gpu",
+    "cockpit": "tuner_tui.commands.cockpit:cmd_cockpit",
+    "serve": "tuner_tui.commands.cockpit:cmd_serve",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command is None:
-        build_parser().print_help()
-        return 0
+        args.command = "cockpit"          # `tuner` alone opens the cockpit (help when not in a terminal)
     module_name, func_name = COMMANDS[args.command].split(":")
     from tuner_tui.commands.common import guarded
 

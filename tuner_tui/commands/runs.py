@@ -37,7 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     home = Home.default().ensure()
     path = resolve_recipe(args.recipe, home)
     loaded = load_recipe(path, args.overrides)
-    checked = preflight(loaded)
+    checked = preflight(loaded, home, force=args.force)
     if not args.json:
         print_problems(checked.warnings)
     origin = "built-in" if path.resolve().parent == builtin_dir().resolve() else (
@@ -73,7 +73,7 @@ def cmd_relaunch(args: argparse.Namespace) -> int:
         loaded.path = source           # relative paths stay relative to the parent's run dir
     else:
         loaded = load_recipe(source, args.overrides)
-    checked = preflight(loaded)
+    checked = preflight(loaded, home, force=args.force)
     if not args.json:
         print_problems(checked.warnings)
     before = load_recipe(source).recipe.model_dump(mode="json")

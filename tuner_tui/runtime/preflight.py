@@ -1,27 +1,39 @@
 """Pre-flight: what must be true before a worker starts. Blocking problems raise; the rest are warnings.
 
-Cheap by design (no torch): the model source is checked without loading it, and local data is read and
-formatted with the same pure code the worker uses, so bad rows are refused here, naming file and line."""
+Cheap by design (no torch): the model source is checked without loading it; local data is read and formatted
+with the same pure code the worker uses, so bad rows are refused here, naming file and line; the data lints
+count what will hurt (duplicates, empty answers, truncation by max_length, suspicious column mappings); and
+the VRAM estimate is compared with the chosen GPU's free memory, so a run that cannot fit is stopped with
+the cheapest change that fits (unless forced) instead of failing an hour in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tuner_tui.domain.data_lints import format_samples, lint_data
 from tuner_tui.domain.dataset_rows import PreparedData, is_local, prepare_local
+from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.model_sources import check_source
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import LoadedRecipe
+from tuner_tui.domain.token_counts import load_chat_template, load_token_counter
+from tuner_tui.runtime.home import Home
 
 FEW_ROWS = 100
+EXACT_COUNT_ROWS = 20_000      # above this, truncation is estimated (~4 chars/token): exact counting of 100k
+                               # rows costs ~14 s on 2 cores, too long to wait for before every launch
 
 
 @dataclass
 class Preflight:
     data: PreparedData | None
     warnings: list[Problem] = field(default_factory=list)
+    estimate: object | None = None          # runtime.estimate.RecipeEstimate, when the model is known offline
+    samples: list[str] = field(default_factory=list)
 
 
-def preflight(loaded: LoadedRecipe) -> Preflight:
+def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = False) -> Preflight:
+    home = home or Home.default()
     recipe, name = loaded.recipe, str(loaded.path or "<recipe>")
     errors: list[Problem] = []
     warnings = list(loaded.warnings)
@@ -32,18 +44,72 @@ def preflight(loaded: LoadedRecipe) -> Preflight:
     if is_local(recipe.data.path, loaded.base_dir):
         try:
             data = prepare_local(recipe.data, loaded.base_dir, recipe.train.seed)
-            warnings += data.warnings
         except ProblemsFound as found:
             errors += found.problems
     if errors:
         raise ProblemsFound(errors)
+    checked = Preflight(data, warnings)
     if recipe.model.trust_remote_code:
         warnings.append(Problem(name, "runs Python code from the model repository (trust_remote_code: true)",
                                 key="model.trust_remote_code", severity="warning"))
-    if data is not None and data.rows < FEW_ROWS:
-        warnings.append(Problem(data.source, f"only {data.rows} rows: fine-tuning on fewer than {FEW_ROWS} "
-                                "examples rarely beats a good prompt", severity="warning"))
-    if data is not None and not data.eval_index:
-        warnings.append(Problem(name, "no held-out rows (data.val_split: 0): no eval loss, no overfitting "
-                                "watch", key="data.val_split", severity="warning"))
-    return Preflight(data, warnings)
+    if data is not None:
+        _data_checks(checked, loaded, home, name)
+    _memory_checks(checked, loaded, home, name, force)
+    return checked
+
+
+def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str) -> None:
+    recipe, data = loaded.recipe, checked.data
+    assert data is not None
+    template = load_chat_template(recipe.model.source, loaded.base_dir, home.models_dir,
+                                  override=recipe.data.chat_template, revision=recipe.model.revision)
+    counter = None
+    if data.rows <= EXACT_COUNT_ROWS:
+        counter = load_token_counter(recipe.model.source, loaded.base_dir, home.models_dir,
+                                     revision=recipe.model.revision)
+    lints = lint_data(data, recipe.data, tokenizer_count=counter, chat_template=template)
+    # The lints name the lines of empty answers; the reader's bare count would say the same thing twice.
+    repeats = "empty answer" if any("empty answer" in p.message for p in lints) else None
+    checked.warnings += [p for p in data.warnings if not (repeats and repeats in p.message)] + lints
+    if data.rows < FEW_ROWS:
+        checked.warnings.append(Problem(data.source, f"only {data.rows} rows: fine-tuning on fewer than "
+                                        f"{FEW_ROWS} examples rarely beats a good prompt", severity="warning"))
+    if not data.eval_index:
+        checked.warnings.append(Problem(name, "no held-out rows (data.val_split: 0): no eval loss, no "
+                                        "overfitting watch", key="data.val_split", severity="warning"))
+    checked.samples = format_samples(data, 2, chat_template=template)
+
+
+def _memory_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:
+    """The estimate against the first GPU's free memory; other processes on that GPU."""
+    from tuner_tui.runtime.estimate import estimate_recipe
+
+    recipe = loaded.recipe
+    try:
+        found = estimate_recipe(loaded, home, checked.data.rows if checked.data else None)
+    except ProblemsFound as unknown:
+        checked.warnings.append(Problem(name, f"no memory estimate: {unknown.problems[0].message}",
+                                        key="model.source", severity="warning"))
+        return
+    checked.estimate = found
+    gpu, kind = found.gpu, recipe.method.kind
+    if gpu is None or kind not in found.fits:
+        return
+    others = [p for p in getattr(gpu, "processes", []) or [] if not p.run_id]
+    if others:
+        listing = ", ".join(f"pid {p.pid} {p.name or '?'} ({human_bytes(p.used_memory)})" for p in others[:5])
+        checked.warnings.append(Problem(name, f"other processes hold memory on GPU {gpu.index}: {listing}",
+                                        severity="warning"))
+    fits, change = found.fits[kind]
+    if fits:
+        return
+    need, free = found.estimates[kind].total_bytes, gpu.memory_free
+    message = (f"{kind} needs ~{human_bytes(need)} but GPU {gpu.index} ({gpu.name}) has {human_bytes(free)} "
+               "free")
+    hint = f"the cheapest change that fits: {change}" if change else "no single setting is enough: a " \
+        "smaller model, a shorter max_length or more GPUs"
+    if force:
+        checked.warnings.append(Problem(name, message + " (launching anyway: --force)", key="method.kind",
+                                        hint=hint, severity="warning"))
+        return
+    raise ProblemsFound([Problem(name, message, key="method.kind", hint=hint + "; or launch anyway with --force")])

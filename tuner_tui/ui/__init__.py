@@ -1,1 +1,1 @@
-"""Textual only: the cockpit. Talks to runtime and domain, never to training."""
+"""The cockpit: a Textual app over runtime and domain. Never imports training code (or torch)."""

@@ -1,0 +1,357 @@
+"""The cockpit driven with Textual's Pilot: every pane and action a user reaches, against a real home, the
+real store and real worker processes (the smoke recipe on the tiny model)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import tuner
+from tuner_tui.runtime.store import RunStore
+from tuner_tui.ui.app import TunerApp
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def settle(app, pilot, seconds: float = 0.3) -> None:
+    await pilot.pause(seconds)
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+async def until(pilot, condition, timeout: float = 120.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.25)
+
+
+def text_of(widget) -> str:
+    """What a Static shows, as plain text."""
+    content = widget.render()
+    return getattr(content, "plain", str(content))
+
+
+def finished_run(home, *sets: str) -> dict:
+    proc = tuner("run", "smoke", *[f"--set={s}" for s in sets], "--json", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return RunStore(home).all()[0] if len(RunStore(home).all()) == 1 else \
+        max(RunStore(home).all(), key=lambda r: r["created"])
+
+
+# ---------------------------------------------------------------------------------------------- start-up
+
+
+def test_home_screen_lists_recipes_with_demo_selected_and_says_where_runs_live(home):
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot, 0.5)
+            tree = app.query_one("#recipe-tree")
+            assert tree.cursor_node is not None and tree.cursor_node.data.name == "demo"
+            labels = [str(n.label) for n in tree.root.children[0].children]
+            assert {"demo", "smoke", "qlora-llama3.1-8b"} <= set(labels)
+            preview = text_of(app.query_one("#recipe-preview"))
+            assert "smollm2-135m-instruct" in preview and "lora" in preview
+            assert str(home.root) in text_of(app.query_one("StatusBar"))
+            assert "no runs active" in text_of(app.query_one("StatusBar"))
+    run(go())
+
+
+def test_at_80x24_the_gpu_panel_collapses_and_ctrl_b_hides_the_side_bar(home):
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            assert app.query_one("GpuPanel").has_class("-hidden")
+            editors = app.query_one("#editors")
+            assert editors.region.width >= 40, "the editor area keeps the room at 80 columns"
+            await pilot.press("ctrl+b")
+            await pilot.pause(0.1)
+            assert app.query_one("#sidebar").has_class("-hidden")
+            assert app.query_one("#editors").region.width >= 70
+            await pilot.press("ctrl+j")
+            await pilot.pause(0.1)
+            assert app.query_one("BottomPanel").has_class("-hidden")
+            await pilot.press("ctrl+g")
+            await pilot.pause(0.1)
+            assert not app.query_one("GpuPanel").has_class("-hidden")
+    run(go())
+
+
+def test_help_and_the_command_palette_list_the_actions(home):
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("f1")
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "HelpScreen"
+            await pilot.press("escape")
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for wanted in ("Launch recipe", "Stop run", "Re-launch with edits", "Compare runs", "Try run",
+                           "Merge run", "Delete run", "Tag run", "Note on run", "Resume run"):
+                assert wanted in titles
+    run(go())
+
+
+# ---------------------------------------------------------------------------------------------- recipes
+
+
+def test_editor_shows_a_typo_in_problems_with_its_line_and_jumps_there(home):
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot, 0.5)
+            await pilot.press("enter")                       # open demo
+            await settle(app, pilot, 0.5)
+            area = app.query_one("#recipe-text")
+            line = next(i for i, text in enumerate(area.text.split("\n")) if text.startswith("  lora:"))
+            area.move_cursor((line + 1, 4))
+            area.insert("r")                                  # r: -> rr:
+            await settle(app, pilot, 0.8)
+            problems = app.query_one("#problems")
+            assert problems.row_count == 1
+            row = problems.get_row_at(0)
+            assert row[1] == f"demo.yaml:{line + 2}" and "rr" in row[2]
+            assert "did you mean 'r'" in row[3]
+            area.move_cursor((0, 0))
+            problems.focus()
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            assert area.cursor_location[0] == line + 1
+            await pilot.press("f5")                           # refuses: errors
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ != "PreflightScreen"
+    run(go())
+
+
+def test_saving_a_built_in_recipe_makes_your_copy_that_still_finds_its_data(home):
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot, 0.5)
+            await pilot.press("enter")
+            await settle(app, pilot, 0.5)
+            await pilot.press("ctrl+s")
+            await settle(app, pilot, 1.0)
+            saved = home.recipes_dir / "demo.yaml"
+            assert saved.exists()
+            data = yaml.safe_load(saved.read_text())
+            assert Path(data["data"]["path"]).is_absolute() and Path(data["data"]["path"]).exists()
+            assert saved.read_text().startswith("# yaml-language-server"), "comments are kept"
+            tree = app.query_one("#recipe-tree")
+            yours = [str(n.label) for n in tree.root.children[1].children]
+            assert "demo" in yours
+    run(go())
+    assert tuner("validate", str(home.recipes_dir / "demo.yaml")).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- runs
+
+
+def _smoke_recipe(home, steps: int, name: str = "smoke-test") -> Path:
+    source = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "smoke.yaml").read_text())
+    source["name"] = name
+    source["data"]["path"] = str(Path(__file__).parents[1] / "recipes" / "data" / "demo.jsonl")
+    source["train"]["max_steps"] = steps
+    path = home.recipes_dir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(source, sort_keys=False))
+    return path
+
+
+def test_launch_smoke_from_the_editor_watch_it_finish_then_stop_a_second_one(home):
+    _smoke_recipe(home, 20)
+    _smoke_recipe(home, 5000, name="long-smoke")
+
+    async def go():
+        app = TunerApp(home, select_recipe="smoke-test", sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            await pilot.press("f5")                              # opens the editor, then pre-flight
+            await until(pilot, lambda: type(app.screen).__name__ == "PreflightScreen", 60, "pre-flight")
+            await pilot.press("f5")                              # launch
+            await until(pilot, lambda: app.records and app.records[0]["status"] in ("running", "finished"), 30,
+                        "the run to start")
+            run_id = app.records[0]["id"]
+            assert app.query_one("#editors").active == f"run-{run_id}"
+            dashboard = app.query_one(f"#run-{run_id}").children[0]
+            await until(pilot, lambda: dashboard.record["status"] == "finished", 240, "the run to finish")
+            await pilot.pause(1.5)
+            assert dashboard.progress.step == 20
+            assert len(dashboard.progress.series["loss"]) >= 5 and dashboard.progress.series["eval_loss"]
+            assert "finished" in text_of(dashboard.query_one(".dash-header"))
+            events = app.query_one("#events-log")
+            assert any("finished" in line for line in events.lines)
+
+            # a long one, stopped from the dashboard with Shift+F5 (confirmed)
+            app.query_one("RecipesExplorer").set_recipes(
+                [e for e in __import__("tuner_tui.runtime.recipe_catalog", fromlist=["x"]).list_recipes(home)],
+                select="long-smoke")
+            app.query_one("#recipe-tree").focus()
+            await pilot.pause(0.3)
+            await pilot.press("f5")
+            await until(pilot, lambda: type(app.screen).__name__ == "PreflightScreen", 60, "pre-flight 2")
+            await pilot.press("f5")
+            await until(pilot, lambda: len(app.records) == 2, 30, "the second run")
+            long_id = next(r["id"] for r in app.records if r["name"] == "long-smoke")
+            long_dash = app.query_one(f"#run-{long_id}").children[0]
+            await until(pilot, lambda: long_dash.progress.step >= 2, 120, "training steps")
+            await pilot.press("shift+f5")
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10, "the confirm dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: long_dash.record["status"] == "stopped", 180, "the stop")
+    run(go())
+    records = {r["name"]: r for r in RunStore(home).all()}
+    assert records["smoke-test"]["status"] == "finished"
+    assert records["long-smoke"]["status"] == "stopped"
+    assert records["long-smoke"]["final"]["steps"] < 5000
+
+
+def test_relaunch_with_edits_records_the_parent_and_the_change(home):
+    parent = finished_run(home)
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            app.action_show_view("runs")
+            await pilot.pause(0.2)
+            await pilot.press("e")                               # re-launch with edits
+            await settle(app, pilot, 0.5)
+            editor = app.query_one(f"#draft-{parent['id']}").children[0]
+            area = editor.query_one("#recipe-text")
+            text = area.text.replace("learning_rate: 0.001", "learning_rate: 0.0005")
+            assert text != area.text
+            area.load_text(text)
+            await settle(app, pilot, 0.6)
+            await pilot.press("f5")
+            await until(pilot, lambda: type(app.screen).__name__ == "PreflightScreen", 60, "pre-flight")
+            await pilot.press("f5")
+            await until(pilot, lambda: len(app.records) == 2, 30, "the child run")
+            child = next(r for r in app.records if r["id"] != parent["id"])
+            dashboard = app.query_one(f"#run-{child['id']}").children[0]
+            await pilot.pause(1.2)
+            assert f"re-launch of {parent['id']}" in text_of(dashboard.query_one(".dash-edits"))
+            assert "train.learning_rate: 0.001 → 0.0005" in text_of(dashboard.query_one(".dash-edits"))
+            await until(pilot, lambda: dashboard.record["status"] == "finished", 240, "the child to finish")
+    run(go())
+    child = next(r for r in RunStore(home).all() if r["id"] != parent["id"])
+    assert child["parent_id"] == parent["id"]
+    assert child["edits"] == {"train.learning_rate": [0.001, 0.0005]}
+
+
+def test_compare_tag_note_and_delete_from_the_runs_explorer(home):
+    first = finished_run(home)
+    second = finished_run(home, "train.learning_rate=0.002")
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            app.action_show_view("runs")
+            await pilot.pause(0.2)
+            await pilot.press("space", "down", "space", "c")
+            await settle(app, pilot, 1.5)
+            compare = app.query_one("CompareView")
+            diff_rows = [compare.query_one("#compare-diff").get_row_at(i)
+                         for i in range(compare.query_one("#compare-diff").row_count)]
+            assert any(row[0] == "train.learning_rate" for row in diff_rows)
+            assert len(compare.query_one("#compare-loss").plt._active.monitor.y) == 2   # two loss lines
+
+            app.action_show_view("runs")
+            await pilot.pause(0.2)
+            await pilot.press("t")
+            await pilot.pause(0.2)
+            await pilot.press(*"baseline", "enter")
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            await pilot.press(*"lr too high", "enter")
+            await pilot.pause(0.3)
+            target = app.query_one("RunsExplorer").selected_id()
+            await pilot.press("delete")
+            await pilot.pause(0.2)
+            await pilot.press("y")
+            await settle(app, pilot, 0.5)
+            return target
+    deleted = run(go())
+    left = RunStore(home).all()
+    assert [r["id"] for r in left] == [({first["id"], second["id"]} - {deleted}).pop()]
+    assert not Path(next(r for r in (first, second) if r["id"] == deleted)["run_dir"]).exists()
+
+
+def test_a_failed_run_shows_its_cause_and_f6_relaunches_with_the_fix(home, monkeypatch):
+    monkeypatch.setenv("TUNER_TEST_FAULT", "oom@3")
+    failed = tuner("run", "smoke", "--json", timeout=300)
+    assert failed.returncode == 1
+    parent = RunStore(home).all()[0]
+    assert parent["failure"]["cause"] == "oom"
+    monkeypatch.delenv("TUNER_TEST_FAULT")
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            app.open_run(parent["id"])
+            await settle(app, pilot, 1.5)
+            dashboard = app.query_one(f"#run-{parent['id']}").children[0]
+            failure = text_of(dashboard.query_one(".dash-failure"))
+            assert "oom" in failure and "press F6" in failure and "tuner relaunch" in failure
+            await pilot.press("f6")
+            await until(pilot, lambda: len(app.records) == 2, 30, "the fixed child run")
+    run(go())
+    child = next(r for r in RunStore(home).all() if r["id"] != parent["id"])
+    assert child["parent_id"] == parent["id"]
+    assert child["edits"]["train.batch_size"] == [8, 4] and child["edits"]["train.grad_accum"] == [1, 2]
+
+
+def test_try_it_shows_base_and_tuned_answers_side_by_side(home):
+    parent = finished_run(home)
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            app.open_run(parent["id"])
+            await settle(app, pilot, 0.5)
+            app.action_try()
+            await pilot.pause(0.3)
+            view = app.query_one("TryView")
+            view.query_one("#try-prompt").focus()
+            await pilot.press(*"Hi", "enter")
+            await until(pilot, lambda: "done" in text_of(view.query_one("#try-status"))
+                        or "✖" in text_of(view.query_one("#try-status")), 300, "the answers")
+            assert "done" in text_of(view.query_one("#try-status")), text_of(view.query_one("#try-status"))
+            assert text_of(view.query_one("#try-base")) and text_of(view.query_one("#try-tuned"))
+    run(go())
+
+
+def test_reattaches_to_a_running_run_at_start_and_quitting_leaves_it_running(home):
+    _smoke_recipe(home, 5000, name="long-smoke")
+    started = tuner("run", str(home.recipes_dir / "long-smoke.yaml"), "--detach", "--json", timeout=60)
+    run_id = started.stdout.splitlines()[0].split('"')[3]
+    try:
+        async def go():
+            app = TunerApp(home, sample_gpu=False)
+            async with app.run_test(size=(140, 45)) as pilot:
+                await settle(app, pilot, 0.5)
+                assert app.query_one("#editors").active == f"run-{run_id}"
+                dashboard = app.query_one(f"#run-{run_id}").children[0]
+                await until(pilot, lambda: dashboard.progress.step >= 1, 120, "live steps")
+                step = dashboard.progress.step
+                await until(pilot, lambda: dashboard.progress.step > step, 60, "more steps while watching")
+                await pilot.press("ctrl+q")
+            return app.return_value
+        assert run(go()) == [run_id]
+        assert RunStore(home).get(run_id)["status"] == "running"
+    finally:
+        tuner("stop", run_id, timeout=200)

@@ -1,0 +1,110 @@
+"""What the cockpit does to runs and recipes, in one place below the UI (the UI never writes files itself).
+
+Launching goes through the same steps as `tuner run`: pre-flight, create the record and run dir, start the
+detached worker. Saving a recipe somewhere new keeps its relative data/model paths pointing at the same files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tuner_tui.domain.dataset_rows import local_path
+from tuner_tui.domain.model_sources import source_kind
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_diff import diff
+from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe, load_recipe_text
+from tuner_tui.domain.yaml_source import parse
+from tuner_tui.runtime import launcher
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.preflight import Preflight, preflight
+from tuner_tui.runtime.recipe_catalog import builtin_dir
+from tuner_tui.runtime.store import RunStore, write_atomic
+
+
+@dataclass
+class Launched:
+    record: dict
+    process: subprocess.Popen
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def recipe_origin(path: Path | None, home: Home) -> str:
+    if path is None:
+        return "path"
+    folder = path.resolve().parent
+    if folder == builtin_dir().resolve():
+        return "built-in"
+    return "yours" if folder == home.recipes_dir.resolve() else "path"
+
+
+def check(text: str, path: Path | None) -> LoadedRecipe:
+    """Validate editor text as if it were saved at `path` (relative paths resolve from there)."""
+    return load_recipe_text(text, filename=str(path or "<new recipe>"), path=path)
+
+
+def start(loaded: LoadedRecipe, home: Home, name: str | None = None, parent: dict | None = None,
+          checked: Preflight | None = None) -> Launched:
+    """Pre-flight (raises ProblemsFound on blocking problems), then create and launch a detached worker."""
+    checked = checked or preflight(loaded)
+    edits: dict = {}
+    if parent is not None:
+        before = load_recipe(Path(parent["run_dir"]) / "recipe.yaml").recipe.model_dump(mode="json")
+        edits = {k: list(v) for k, v in diff(before, loaded.recipe.model_dump(mode="json")).items()}
+    record = launcher.create_run(loaded, home, name=name or (parent or {}).get("name"),
+                                 origin="relaunch" if parent else recipe_origin(loaded.path, home),
+                                 parent_id=parent["id"] if parent else None, edits=edits)
+    process = launcher.launch(record, home)
+    return Launched(RunStore(home).get(record["id"]) or record, process, checked.warnings)
+
+
+def resume(record: dict, home: Home) -> subprocess.Popen:
+    store = RunStore(home)
+    record = launcher.reconcile(record, store)
+    if record["status"] in ("queued", "running", "finished"):
+        raise ProblemsFound([Problem(record["id"], f"cannot resume: the run is {record['status']}")])
+    return launcher.launch(record, home, resume=True)
+
+
+def relocate(text: str, old_base: Path, new_base: Path) -> tuple[str, list[str]]:
+    """Rewrite relative data.path / model.source that would break when the file moves to new_base.
+
+    Only the value on its own line is replaced (comments and layout stay); returns the notes to show."""
+    doc = parse(text, "<recipe>")
+    if not isinstance(doc.data, dict) or old_base.resolve() == new_base.resolve():
+        return text, []
+    lines, notes = text.split("\n"), []
+    for section, key in (("data", "path"), ("model", "source")):
+        value = (doc.data.get(section) or {}).get(key) if isinstance(doc.data.get(section), dict) else None
+        if not isinstance(value, str) or Path(value).expanduser().is_absolute():
+            continue
+        if section == "model" and source_kind(value, old_base) != "local":
+            continue
+        old, new = local_path(value, old_base), local_path(value, new_base)
+        position = doc.values.get((section, key))
+        if not old.exists() or new.exists() or position is None:
+            continue
+        line_no = position[0] - 1
+        lines[line_no] = lines[line_no].replace(value, str(old.resolve()), 1)
+        notes.append(f"{section}.{key} now points at {old.resolve()} (it was relative to {old_base})")
+    return "\n".join(lines), notes
+
+
+def save_recipe(text: str, target: Path, old_path: Path | None) -> list[str]:
+    """Write the editor text to target atomically; returns notes about rewritten paths."""
+    notes: list[str] = []
+    if old_path is not None:
+        text, notes = relocate(text, old_path.parent, target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, text)
+    return notes
+
+
+def try_argv(run_id: str, prompt: str) -> list[str]:
+    """`tuner try` in its own process: model loading must never block or crash the cockpit."""
+    return [sys.executable, "-m", "tuner_tui", "try", run_id, "--prompt", prompt, "--json"]
+
+
+def merge_argv(run_id: str) -> list[str]:
+    return [sys.executable, "-m", "tuner_tui", "merge", run_id, "--json"]

@@ -1,0 +1,285 @@
+"""The cockpit: layout, keys, and the tick that keeps it live. Recipe and run actions live in their own
+modules (recipe_commands, run_commands); widgets in one module each.
+
+Start-up stays as fast as a bare Textual app: the store, the recipe schema (pydantic) and the charts
+(plotext) are imported after the first frame, in worker threads or when first needed. Live updates come from
+one timer: a `stat` per followed run when nothing changed, the store re-read only when runs.json changed,
+the GPU panel drawn from the sampler thread's latest snapshot."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, TabbedContent, TabPane
+
+from tuner_tui.runtime.follower import RunFollower
+from tuner_tui.runtime.home import Home
+from tuner_tui.ui.activity_bar import ActivityBar
+from tuner_tui.ui.bottom_panel import BottomPanel
+from tuner_tui.ui.gpu_panel import GpuPanel
+from tuner_tui.ui.recipe_commands import RecipeCommands
+from tuner_tui.ui.recipes_explorer import RecipesExplorer
+from tuner_tui.ui.run_commands import RunCommands
+from tuner_tui.ui.runs_explorer import RunsExplorer
+from tuner_tui.ui.status_bar import StatusBar
+from tuner_tui.ui.welcome import Welcome
+
+TICK_S = 0.5
+MAX_REATTACH_TABS = 4
+NARROW_WIDTH = 100
+
+
+class TunerApp(RecipeCommands, RunCommands, App):
+    CSS_PATH = "app.tcss"
+    TITLE = "tuner"
+    BINDINGS = [
+        Binding("ctrl+b", "toggle_sidebar", "Side bar"),
+        Binding("ctrl+j", "toggle_panel", "Panel"),
+        Binding("ctrl+g", "toggle_gpu", "GPU"),
+        Binding("ctrl+shift+e", "show_view('recipes')", "Recipes", show=False),
+        Binding("ctrl+shift+r", "show_view('runs')", "Runs", show=False),
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+shift+s", "save_as", "Save as", show=False, priority=True),
+        Binding("f5", "launch", "Launch"),          # not priority: the pre-flight dialog's F5 means "go"
+        Binding("shift+f5", "stop_run", "Stop"),
+        Binding("f6", "relaunch_fix", "Re-launch with fix", show=False),
+        Binding("ctrl+tab,ctrl+pagedown", "next_tab", "Next tab", show=False, priority=True),
+        Binding("ctrl+shift+tab,ctrl+pageup", "previous_tab", "Previous tab", show=False, priority=True),
+        Binding("ctrl+w", "close_tab", "Close tab", show=False, priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, home: Home | None = None, select_recipe: str | None = "demo",
+                 exit_on_first_frame: bool = False, sample_gpu: bool = True) -> None:
+        super().__init__()
+        self.home = home or Home.default()
+        self.select_recipe = select_recipe
+        self.exit_on_first_frame = exit_on_first_frame
+        self.sample_gpu = sample_gpu
+        self.follower = RunFollower()
+        self.records: list[dict] = []
+        self.store = None                       # runtime.store.RunStore, created after the first frame
+        self.sampler = None                     # runtime.gpu.GpuSampler
+        self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
+        self._ticks = 0
+
+    # ------------------------------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="workbench"):
+            yield ActivityBar()
+            with ContentSwitcher(initial="recipes-view", id="sidebar"):
+                yield RecipesExplorer(id="recipes-view")
+                yield RunsExplorer(id="runs-view")
+            with Vertical(id="center"):
+                with TabbedContent(id="editors"), TabPane("Welcome", id="tab-welcome"):
+                    yield Welcome(str(self.home.root))
+                yield BottomPanel()
+            yield GpuPanel()
+        yield StatusBar()
+
+    def on_mount(self) -> None:
+        self.query_one(ActivityBar).show_active("recipes")
+        self._apply_width(self.size.width)
+        if self.exit_on_first_frame:
+            self.call_after_refresh(self.exit)
+            return
+        self.load_home()
+        self.set_interval(TICK_S, self.tick)
+        if self.sample_gpu:
+            self.call_after_refresh(self.start_sampler)
+
+    def on_resize(self, event) -> None:
+        self._apply_width(event.size.width)
+
+    def _apply_width(self, width: int) -> None:
+        """At 80 columns the GPU panel would squeeze the editor: it collapses (Ctrl+G brings it back)."""
+        narrow = width < NARROW_WIDTH
+        self.screen.set_class(narrow, "-narrow")
+        if narrow:
+            self.query_one(GpuPanel).add_class("-hidden")
+
+    # ------------------------------------------------------------------------------------------ loading
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_home(self) -> None:
+        """After the first frame: the store (TinyDB), the recipe list (validated with pydantic)."""
+        from tuner_tui.runtime.recipe_catalog import list_recipes
+        from tuner_tui.runtime.store import RunStore
+
+        store = RunStore(self.home)
+        records = self._reconciled(store)
+        self.call_from_thread(self._records_loaded, store, records)
+        entries = list_recipes(self.home)
+        self.call_from_thread(self.query_one(RecipesExplorer).set_recipes, entries, self.select_recipe)
+
+    def _reconciled(self, store) -> list[dict]:
+        from tuner_tui.domain.runs import ACTIVE
+        from tuner_tui.runtime.launcher import reconcile
+
+        return [reconcile(r, store) if r["status"] in ACTIVE else r for r in store.all()]
+
+    def _records_loaded(self, store, records: list[dict]) -> None:
+        self.store = store
+        self._set_records(records)
+        running = [r for r in records if r["status"] == "running"]
+        for record in sorted(running, key=lambda r: r.get("created", 0))[-MAX_REATTACH_TABS:]:
+            self.open_run(record["id"])
+        if running:
+            self.notify(f"re-attached to {len(running)} running run(s)")
+
+    def _set_records(self, records: list[dict]) -> None:
+        self.records = records
+        self.query_one(RunsExplorer).set_records(records)
+        by_id = {r["id"]: r for r in records}
+        from tuner_tui.ui.tabs import dashboards
+
+        for dashboard in dashboards(self):
+            if dashboard.run_id in by_id:
+                dashboard.set_record(by_id[dashboard.run_id])
+
+    def start_sampler(self) -> None:
+        try:
+            from tuner_tui.runtime.gpu import GpuSampler
+        except ImportError:
+            return
+        self.sampler = GpuSampler(home=self.home)
+        self.sampler.start()
+
+    # ------------------------------------------------------------------------------------------ live
+
+    def tick(self) -> None:
+        """Twice a second: new events for followed runs, the log tail; once a second the store and GPU."""
+        self._ticks += 1
+        from tuner_tui.ui.tabs import dashboards
+
+        news = self.follower.poll()
+        if news:
+            for dashboard in dashboards(self):
+                if dashboard.run_id in news:
+                    dashboard.feed(news[dashboard.run_id])
+            panel = self.query_one(BottomPanel)
+            if panel.events_run in news:
+                panel.add_events(panel.events_run, news[panel.events_run])
+        self.query_one(BottomPanel).poll_log()
+        if self._ticks % 2 == 0:
+            self._refresh_store()
+            self._refresh_gpu()
+            self.workers_started = [p for p in self.workers_started if p.poll() is None]
+
+    def _refresh_store(self) -> None:
+        if self.store is None:
+            return
+        records = self.store.all()              # cached: a stat unless runs.json changed
+        active = [r for r in records if r["status"] in ("queued", "running")]
+        if records is not self.records or (active and self._ticks % 4 == 0):
+            self._set_records(self._reconciled(self.store))
+
+    def _refresh_gpu(self) -> None:
+        report = self.sampler.latest() if self.sampler is not None else None
+        panel = self.query_one(GpuPanel)
+        if report is not None and panel.display and not panel.has_class("-hidden"):
+            panel.show(report)
+        self._status(report)
+
+    def _status(self, report) -> None:
+        from tuner_tui.domain.event_text import human_bytes
+
+        if report is not None and report.gpus:
+            used = sum(g.memory_used or 0 for g in report.gpus)
+            total = sum(g.memory_total or 0 for g in report.gpus)
+            gpu = f"GPU {human_bytes(used)} / {human_bytes(total)}"
+        elif report is not None:
+            gpu = "no GPU"
+        else:
+            gpu = "GPU: sampling…" if self.sampler else "GPU: off"
+        active = sum(1 for r in self.records if r["status"] in ("queued", "running"))
+        home = str(self.home.root).replace(os.path.expanduser("~"), "~", 1)
+        self.query_one(StatusBar).show(gpu, active, home)
+
+    # ------------------------------------------------------------------------------------------ views
+
+    def action_toggle_sidebar(self) -> None:
+        self.query_one("#sidebar").toggle_class("-hidden")
+
+    def action_toggle_panel(self) -> None:
+        self.query_one(BottomPanel).toggle_class("-hidden")
+
+    def action_toggle_gpu(self) -> None:
+        self.query_one(GpuPanel).toggle_class("-hidden")
+        self._refresh_gpu()
+
+    def action_show_view(self, view: str) -> None:
+        if view == "gpu":
+            self.action_toggle_gpu()
+            return
+        self.query_one("#sidebar").remove_class("-hidden")
+        self.query_one("#sidebar", ContentSwitcher).current = f"{view}-view"
+        self.query_one(ActivityBar).show_active(view)
+        target = "#recipe-tree" if view == "recipes" else "#run-table"
+        self.query_one(target).focus()
+
+    def on_activity_bar_view_chosen(self, event: ActivityBar.ViewChosen) -> None:
+        self.action_show_view(event.view)
+
+    def action_help(self) -> None:
+        from tuner_tui.ui.help_screen import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_next_tab(self) -> None:
+        self._cycle_tab(1)
+
+    def action_previous_tab(self) -> None:
+        self._cycle_tab(-1)
+
+    def _cycle_tab(self, step: int) -> None:
+        tabs = self.query_one("#editors", TabbedContent)
+        panes = [p.id for p in tabs.query(TabPane) if p.parent is tabs.query_one(ContentSwitcher)]
+        if panes and tabs.active in panes:
+            tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
+
+    def action_close_tab(self) -> None:
+        from tuner_tui.ui.tabs import close_active
+
+        close_active(self)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "editors":
+            self.show_active_run_in_panel()
+
+    def show_active_run_in_panel(self, force: bool = False) -> None:
+        from tuner_tui.ui.tabs import active_dashboard
+
+        dashboard = active_dashboard(self)
+        panel = self.query_one(BottomPanel)
+        if dashboard is None or (panel.events_run == dashboard.run_id and not force):
+            return
+        panel.follow_log(Path(dashboard.record["run_dir"]) / "worker.log")
+        panel.show_events(dashboard.run_id, dashboard.events_for_panel())
+
+    # ------------------------------------------------------------------------------------------ palette
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        from tuner_tui.ui.palette import cockpit_commands
+
+        for title, help_text, callback in cockpit_commands(self):
+            yield SystemCommand(title, help_text, callback)
+
+    # ------------------------------------------------------------------------------------------ quitting
+
+    async def action_quit(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
+        self.exit(self.running_runs())
+
+    def running_runs(self) -> list[str]:
+        return [r["id"] for r in self.records if r["status"] in ("queued", "running")]

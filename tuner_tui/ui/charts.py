@@ -1,0 +1,59 @@
+"""Charts drawn with plotext (textual-plotext), from downsampled series: at most ~2,000 points per line
+whatever the run's length, and min/max buckets keep every spike. Importing plotext costs ~0.3 s, so this
+module is only imported when the first dashboard or comparison opens, never at start-up."""
+
+from __future__ import annotations
+
+from textual_plotext import PlotextPlot
+
+from tuner_tui.domain.series import downsample
+
+PHASE_COLORS = {"loading": "gray", "training": "cyan", "evaluating": "orange", "saving": "magenta",
+                "merging": "green"}
+LINE_COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
+GIB = 2**30
+
+
+class Chart(PlotextPlot):
+    """A titled line chart; `draw` replaces every line at once (one refresh)."""
+
+    def __init__(self, title: str, id: str | None = None) -> None:
+        super().__init__(id=id, classes="chart")
+        self.title = title
+
+    def on_mount(self) -> None:
+        self.plt.title(self.title)
+
+    def draw(self, lines: list[tuple[str, list[tuple[float, float]]]], xlabel: str = "step",
+             markers: list[tuple[float, str]] | None = None, scatter: bool = False) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        plt.xlabel(xlabel)
+        drawn = False
+        for i, (label, points) in enumerate(lines):
+            points = downsample(points)
+            if not points:
+                continue
+            xs, ys = [p[0] for p in points], [p[1] for p in points]
+            color = PHASE_COLORS.get(label) or LINE_COLORS[i % len(LINE_COLORS)]
+            if scatter or len(points) == 1:
+                plt.scatter(xs, ys, label=label, color=color, marker="braille")
+            else:
+                plt.plot(xs, ys, label=label, color=color, marker="braille")
+            drawn = True
+        for x, _kind in markers or []:
+            plt.vline(x, "red")
+        if not drawn:
+            plt.title(f"{self.title} (no points yet)")
+        self.refresh()
+
+
+def vram_lines(memory: list[tuple[float, float, str]], t0: float | None) -> list[tuple[str, list]]:
+    """The VRAM (or RSS) timeline as one line per phase, x in minutes since the start, y in GiB."""
+    start = t0 if t0 is not None else (memory[0][0] if memory else 0.0)
+    by_phase: dict[str, list[tuple[float, float]]] = {}
+    for t, value, phase in memory:
+        by_phase.setdefault(phase, []).append(((t - start) / 60, value / GIB))
+    return list(by_phase.items())

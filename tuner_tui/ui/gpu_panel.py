@@ -1,0 +1,110 @@
+"""The GPU panel: per GPU a memory bar, utilization, temperature, power and a short memory history; the
+processes on it, tuner runs labelled with their run id. Without a GPU it says why and shows CPU and RAM.
+
+It only reads the sampler's latest snapshot (taken by the sampler's own thread at 1 Hz): drawing never
+waits on NVML."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from tuner_tui.domain.event_text import human_bytes
+
+HISTORY = 60          # samples kept for the sparkline (a minute at 1 Hz)
+
+
+def bar(fraction: float | None, width: int = 16) -> Text:
+    if fraction is None:
+        return Text("N/A".ljust(width), style="dim")
+    fraction = min(1.0, max(0.0, fraction))
+    filled = round(fraction * width)
+    style = "red" if fraction > 0.9 else ("yellow" if fraction > 0.7 else "green")
+    return Text("█" * filled, style=style) + Text("░" * (width - filled), style="dim")
+
+
+def na(value: object, unit: str = "", fmt: str = "{:.0f}") -> str:
+    return "N/A" if value is None else fmt.format(value) + unit
+
+
+class GpuPanel(Vertical):
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[int, deque] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Static("GPU", classes="sidebar-title")
+        yield Static("sampling…", classes="gpu-body", id="gpu-body")
+        yield Sparkline([], id="gpu-history")
+        yield Static("", id="gpu-procs")
+
+    def show(self, report) -> None:
+        """Render one snapshot from runtime.gpu (or None before the first sample)."""
+        if report is None:
+            return
+        body, procs = self.query_one("#gpu-body", Static), self.query_one("#gpu-procs", Static)
+        spark = self.query_one("#gpu-history", Sparkline)
+        host = self._host(report)
+        if not report.gpus:
+            body.update(Text(f"{report.reason or 'no GPU'}\n\n", style="yellow") + host)
+            spark.display = False
+            procs.update(self._workers(report))
+            return
+        text = Text()
+        for gpu in report.gpus:
+            used, total = gpu.memory_used, gpu.memory_total
+            fraction = used / total if used is not None and total else None
+            text.append(f"{gpu.index} {gpu.name}\n", style="bold")
+            text.append("mem  ") + text.append_text(bar(fraction))
+            text.append(f"\n     {human_bytes(used)} / {human_bytes(total)}\n")
+            util = gpu.utilization / 100 if gpu.utilization is not None else None
+            text.append("util ") + text.append_text(bar(util))
+            text.append(f" {na(gpu.utilization, '%')}\n")
+            text.append(f"temp {na(gpu.temperature, '°C')}  power {na(gpu.power_draw, 'W')}"
+                        f"/{na(gpu.power_limit, 'W')}\n")
+            self.history.setdefault(gpu.index, deque(maxlen=HISTORY)).append(used or 0)
+        body.update(text + host)
+        spark.display = True
+        spark.data = list(self.history.get(report.gpus[0].index, []))
+        procs.update(self._processes(report))
+
+    def _host(self, report) -> Text:
+        cpu, used, total = getattr(report, "cpu_percent", None), getattr(report, "ram_used", None), \
+            getattr(report, "ram_total", None)
+        text = Text()
+        text.append("cpu  ") + text.append_text(bar(cpu / 100 if cpu is not None else None))
+        text.append(f" {na(cpu, '%')}\n")
+        text.append("ram  ") + text.append_text(bar(used / total if used and total else None))
+        text.append(f"\n     {human_bytes(used)} / {human_bytes(total)}\n")
+        return text
+
+    def _processes(self, report) -> Table | str:
+        table = Table(box=None, show_header=True, padding=(0, 1), header_style="dim")
+        table.add_column("gpu")
+        table.add_column("pid")
+        table.add_column("mem", justify="right")
+        table.add_column("what")
+        for gpu in report.gpus:
+            for proc in gpu.processes or []:
+                label = f"run {proc.run_id}" if getattr(proc, "run_id", None) else (proc.name or "?")
+                table.add_row(str(gpu.index), str(proc.pid), human_bytes(proc.used_memory),
+                              Text(label, style="bold green" if getattr(proc, "run_id", None) else ""))
+        return table if table.row_count else self._workers(report)
+
+    def _workers(self, report) -> Table | str:
+        workers = getattr(report, "workers", None) or []
+        if not workers:
+            return ""
+        table = Table(box=None, show_header=True, padding=(0, 1), header_style="dim", title="tuner workers")
+        table.add_column("run")
+        table.add_column("pid")
+        table.add_column("rss", justify="right")
+        table.add_column("cpu", justify="right")
+        for w in workers:
+            table.add_row(str(w.run_id), str(w.pid), human_bytes(w.rss), na(w.cpu_percent, "%"))
+        return table

@@ -1,0 +1,193 @@
+"""Recipe actions of the cockpit: open in the editor, save, save as, and launch through the pre-flight view.
+
+Pre-flight (data read and checked, VRAM estimated) runs in a worker thread; the launch itself only starts a
+detached worker process, so the UI never waits on training."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from textual import work
+
+from tuner_tui.ui.bottom_panel import BottomPanel
+from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
+from tuner_tui.ui.recipe_editor import RecipeEditor
+from tuner_tui.ui.recipes_explorer import RecipesExplorer
+from tuner_tui.ui.tabs import active_content, open_tab
+
+
+def _tab_id(prefix: str, name: str) -> str:
+    return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+class RecipeCommands:
+    """Mixed into TunerApp."""
+
+    # ------------------------------------------------------------------------------------------ open
+
+    def on_recipes_explorer_recipe_opened(self, event: RecipesExplorer.RecipeOpened) -> None:
+        self.open_recipe(Path(event.entry.path), event.entry.origin)
+
+    def open_recipe(self, path: Path, origin: str) -> RecipeEditor | None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            self.notify(f"cannot open {path}: {err}", severity="error")
+            return None
+        tab_id = _tab_id("recipe", f"{origin}-{path.stem}")
+        editor, _ = open_tab(self, tab_id, path.name, lambda: RecipeEditor(text, path, origin))
+        return editor
+
+    def open_draft(self, text: str, parent: dict) -> None:
+        """A re-launch draft: the parent's recipe, launched (F5) as a child run that records the parent."""
+        path = Path(parent["run_dir"]) / "recipe.yaml"
+        tab_id = _tab_id("draft", parent["id"])
+        open_tab(self, tab_id, f"✎ {parent['name']}", lambda: RecipeEditor(text, path, "relaunch", parent=parent))
+
+    def active_editor(self) -> RecipeEditor | None:
+        widget = active_content(self)
+        return widget if isinstance(widget, RecipeEditor) else None
+
+    def on_recipe_editor_validated(self, event: RecipeEditor.Validated) -> None:
+        if event.editor is self.active_editor() or self.active_editor() is None:
+            self.query_one(BottomPanel).show_problems(event.problems)
+
+    def on_bottom_panel_problem_chosen(self, event: BottomPanel.ProblemChosen) -> None:
+        editor = self.active_editor()
+        if editor is not None:
+            editor.go_to(event.line, event.column)
+
+    # ------------------------------------------------------------------------------------------ save
+
+    def action_save(self) -> None:
+        editor = self.active_editor()
+        if editor is None:
+            self.notify("nothing to save: open a recipe first", severity="warning")
+            return
+        if editor.origin in ("yours", "path") and editor.path is not None:
+            self._save(editor, editor.path)
+            return
+        target = self.home.recipes_dir / f"{editor.name_hint}.yaml"
+        if target.exists():
+            self.action_save_as()
+            return
+        self._save(editor, target)
+
+    def action_save_as(self) -> None:
+        editor = self.active_editor()
+        if editor is None:
+            return
+
+        def chosen(name: str | None) -> None:
+            if not name:
+                return
+            stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stem):
+                self.notify("a recipe name uses letters, digits, '.', '_' and '-'", severity="error")
+                return
+            target = self.home.recipes_dir / f"{stem}.yaml"
+            if target.exists() and target != editor.path:
+                self.push_screen(ConfirmScreen(f"{target} exists. Replace it?", yes="Replace"),
+                                 lambda ok: ok and self._save(editor, target))
+            else:
+                self._save(editor, target)
+
+        self.push_screen(TextPromptScreen("Save the recipe as (in your recipes):", "my-recipe",
+                                          editor.name_hint), chosen)
+
+    def _save(self, editor: RecipeEditor, target: Path) -> None:
+        from tuner_tui.runtime.run_actions import save_recipe
+
+        try:
+            notes = save_recipe(editor.text, target, editor.path)
+        except OSError as err:
+            self.notify(f"could not save {target}: {err}", severity="error")
+            return
+        editor.saved_as(target, target.read_text(encoding="utf-8"))
+        self.notify(f"saved {target}" + "".join(f"\n{n}" for n in notes))
+        self.load_home()
+
+    # ------------------------------------------------------------------------------------------ launch
+
+    def action_launch(self) -> None:
+        editor = self.active_editor()
+        if editor is None:
+            entry = self.query_one(RecipesExplorer).selected()
+            if entry is None:
+                self.notify("open a recipe (Enter on the Recipes explorer), then F5", severity="warning")
+                return
+            if self.open_recipe(Path(entry.path), entry.origin) is not None:
+                self.call_after_refresh(self.action_launch)       # once the editor tab is mounted
+            return
+        editor.validate_now()
+        if editor.loaded is None:
+            self.query_one(BottomPanel).remove_class("-hidden")
+            self.notify("the recipe has errors: see Problems (Enter on one jumps to its line)", severity="error")
+            return
+        self.notify("pre-flight: reading the data, estimating memory…")
+        self.run_preflight(editor)
+
+    @work(thread=True, exclusive=True, group="preflight")
+    def run_preflight(self, editor: RecipeEditor) -> None:
+        from tuner_tui.domain.problems import ProblemsFound
+        from tuner_tui.runtime.preflight import preflight
+
+        loaded = editor.loaded
+        try:
+            checked = preflight(loaded, self.home)
+        except ProblemsFound as found:
+            self.call_from_thread(self._preflight_failed, found.problems)
+            return
+        estimate, fit = self._estimate(loaded, checked)
+        self.call_from_thread(self._confirm_launch, editor, loaded, checked, estimate, fit, checked.samples)
+
+    def _estimate(self, loaded, checked) -> tuple[dict | None, str | None]:
+        """The estimator's JSON document (for the table) and one line on whether it fits the GPU."""
+        from tuner_tui.domain.event_text import human_bytes
+
+        found = checked.estimate
+        if found is None:
+            return None, None
+        document = found.to_document(loaded.recipe.model.source)
+        kind = loaded.recipe.method.kind
+        if found.gpu is None:
+            fit = f"no GPU to compare with ({found.gpu_reason})"
+        else:
+            fit = (f"GPU {found.gpu.index} {found.gpu.name}: {human_bytes(found.gpu.memory_free)} free; "
+                   f"{kind} needs ~{human_bytes(found.estimates[kind].total_bytes)}: fits")
+        if found.recommendation is not None:
+            fit += f"\nrecommendation: {found.recommendation.method}: {found.recommendation.reason}"
+        return document, fit
+
+    def _preflight_failed(self, problems: list) -> None:
+        self.query_one(BottomPanel).remove_class("-hidden")
+        self.query_one(BottomPanel).show_problems(problems)
+        self.notify(f"pre-flight stopped the launch: {problems[0].format()}", severity="error", timeout=10)
+
+    def _confirm_launch(self, editor, loaded, checked, estimate, fit, samples) -> None:
+        from tuner_tui.ui.preflight_screen import PreflightScreen
+
+        def answered(go: bool) -> None:
+            if go:
+                self.start_run(loaded, checked, editor.parent_run)
+
+        self.push_screen(PreflightScreen(loaded.recipe.name, loaded.recipe.method.kind, checked, estimate, fit,
+                                         samples), answered)
+
+    def start_run(self, loaded, checked=None, parent: dict | None = None) -> None:
+        from tuner_tui.domain.problems import ProblemsFound
+        from tuner_tui.runtime.run_actions import start
+
+        try:
+            launched = start(loaded, self.home, parent=parent, checked=checked)
+        except ProblemsFound as found:
+            self._preflight_failed(found.problems)
+            return
+        except OSError as err:
+            self.notify(f"could not start the worker: {err}", severity="error")
+            return
+        self.workers_started.append(launched.process)
+        self.notify(f"launched run {launched.record['id']} ({launched.record['name']})")
+        self.records = [launched.record, *self.records]
+        self.open_run(launched.record["id"], launched.record)

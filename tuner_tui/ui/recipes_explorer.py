@@ -1,0 +1,77 @@
+"""The Recipes explorer: built-in recipes and yours, a preview of the highlighted one, Enter opens it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, Tree
+
+
+class RecipesExplorer(Vertical):
+    @dataclass
+    class RecipeOpened(Message):
+        entry: object            # runtime.recipe_catalog.RecipeEntry
+
+    @dataclass
+    class RecipeHighlighted(Message):
+        entry: object
+
+    def compose(self) -> ComposeResult:
+        yield Static("RECIPES", classes="sidebar-title")
+        tree: Tree = Tree("recipes", id="recipe-tree")
+        tree.show_root = False
+        tree.guide_depth = 2
+        yield tree
+        yield Static("loading recipes…", id="recipe-preview")
+
+    def set_recipes(self, entries: list, select: str | None = None) -> None:
+        """Fill the tree (built-in / yours); highlight `select` (a recipe name) when given."""
+        tree = self.query_one(Tree)
+        tree.clear()
+        wanted = None
+        for origin, label in (("built-in", "Built-in"), ("yours", "Yours")):
+            group = tree.root.add(label, expand=True)
+            mine = [e for e in entries if e.origin == origin]
+            if not mine:
+                group.add_leaf(Text("(none yet: save a recipe with Ctrl+S)", style="dim"))
+            for entry in mine:
+                mark = "" if entry.valid else " ⚠"
+                node = group.add_leaf(f"{entry.name}{mark}", data=entry)
+                if entry.name == select and wanted is None:
+                    wanted = node
+        if wanted is not None:
+            node = wanted
+            self.call_after_refresh(lambda: tree.move_cursor(node))   # lines exist after the next refresh
+            self._preview(wanted.data)
+        if not self.app.focused or self.app.focused.id in (None, "recipe-tree"):
+            tree.focus()
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        if event.node.data is not None:
+            self._preview(event.node.data)
+            self.post_message(self.RecipeHighlighted(event.node.data))
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected) -> None:
+        if event.node.data is not None:
+            self.post_message(self.RecipeOpened(event.node.data))
+
+    def selected(self):
+        node = self.query_one(Tree).cursor_node
+        return node.data if node is not None else None
+
+    def _preview(self, entry) -> None:
+        preview = self.query_one("#recipe-preview", Static)
+        if not entry.valid:
+            preview.update(Text(f"{entry.name}: has errors — open it (Enter) to see them", style="bold red"))
+            return
+        text = Text()
+        text.append(f"{entry.name}", style="bold")
+        text.append(f"  {entry.method} · {entry.origin}\n")
+        text.append(f"{entry.model}\n", style="italic")
+        if entry.description:
+            text.append(entry.description.strip().split("\n")[0][:200])
+        preview.update(text)

@@ -1,0 +1,238 @@
+"""Run actions of the cockpit: open a dashboard, stop, resume, re-launch (with edits, or with an OOM's fix),
+compare, try, merge, tag, note, delete. Anything that waits (stopping takes up to a step, merging loads a
+model) runs in a worker thread or a separate process; destructive actions ask first."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from textual import work
+
+from tuner_tui.runtime.event_log import EventLog
+from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
+from tuner_tui.ui.runs_explorer import RunsExplorer
+from tuner_tui.ui.tabs import active_dashboard, open_tab
+
+
+class RunCommands:
+    """Mixed into TunerApp."""
+
+    def record(self, run_id: str) -> dict | None:
+        return next((r for r in self.records if r["id"] == run_id), None)
+
+    def current_run(self) -> dict | None:
+        """The run of the active dashboard, else the one highlighted in the Runs explorer."""
+        dashboard = active_dashboard(self)
+        if dashboard is not None:
+            return self.record(dashboard.run_id) or dashboard.record
+        run_id = self.query_one(RunsExplorer).selected_id()
+        return self.record(run_id) if run_id else None
+
+    def _need_run(self) -> dict | None:
+        record = self.current_run()
+        if record is None:
+            self.notify("select a run first (Ctrl+Shift+R shows runs)", severity="warning")
+        return record
+
+    # ------------------------------------------------------------------------------------------ open
+
+    def on_runs_explorer_run_opened(self, event: RunsExplorer.RunOpened) -> None:
+        self.open_run(event.run_id)
+
+    def open_run(self, run_id: str, record: dict | None = None) -> None:
+        from tuner_tui.ui.run_dashboard import RunDashboard  # plotext: imported when first needed
+
+        record = record or self.record(run_id)
+        if record is None:
+            return
+        title = f"{'▶ ' if record['status'] == 'running' else ''}{record['name']} {run_id[:6]}"
+        _, created = open_tab(self, f"run-{run_id}", title, lambda: RunDashboard(record))
+        if created:
+            self.load_run(run_id, record["run_dir"])
+        self.show_active_run_in_panel()
+
+    @work(thread=True, group="runs")
+    def load_run(self, run_id: str, run_dir: str) -> None:
+        """The first full read of a run's events (a long run's log is large), then the follower takes over."""
+        log = EventLog(Path(run_dir) / "events.jsonl")
+        events = log.read_new()
+        self.call_from_thread(self._run_loaded, run_id, log, events)
+
+    def _run_loaded(self, run_id: str, log: EventLog, events: list[dict]) -> None:
+        from tuner_tui.ui.tabs import dashboards
+
+        for dashboard in dashboards(self):
+            if dashboard.run_id == run_id:
+                dashboard.feed(events)
+                dashboard.loaded = True
+        self.follower.adopt(run_id, log)
+        self.show_active_run_in_panel(force=True)
+
+    # ------------------------------------------------------------------------------------------ stop / resume
+
+    def action_stop_run(self) -> None:
+        record = self._need_run()
+        if record is None:
+            return
+        if record["status"] not in ("queued", "running"):
+            self.notify(f"run {record['id']} is not running (it is {record['status']})", severity="warning")
+            return
+        question = (f"Stop run {record['id']} ({record['name']})?\nIt saves a checkpoint at the end of the "
+                    f"current step; you can resume it later.")
+        self.push_screen(ConfirmScreen(question, yes="Stop"), lambda ok: ok and self.stop_in_background(record))
+
+    @work(thread=True, group="stop")
+    def stop_in_background(self, record: dict) -> None:
+        from tuner_tui.domain.problems import ProblemsFound
+        from tuner_tui.runtime.launcher import stop
+
+        self.call_from_thread(self.notify, f"stopping {record['id']}: it checkpoints at the end of the step…")
+        try:
+            final = stop(record, self.home)
+        except ProblemsFound as found:
+            self.call_from_thread(self.notify, found.problems[0].format(), severity="warning")
+            return
+        self.call_from_thread(self.notify, f"run {record['id']} is {final['status']}")
+
+    def action_resume(self) -> None:
+        from tuner_tui.domain.problems import ProblemsFound
+        from tuner_tui.runtime.run_actions import resume
+
+        record = self._need_run()
+        if record is None:
+            return
+        try:
+            self.workers_started.append(resume(record, self.home))
+        except ProblemsFound as found:
+            self.notify(found.problems[0].format(), severity="warning")
+            return
+        self.notify(f"resumed {record['id']} from its last checkpoint")
+        self.open_run(record["id"])
+
+    # ------------------------------------------------------------------------------------------ re-launch
+
+    def action_relaunch(self) -> None:
+        """Re-launch with edits: the parent's recipe opens as a draft; F5 launches it as a child run."""
+        record = self._need_run()
+        if record is None:
+            return
+        try:
+            text = (Path(record["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")
+        except OSError as err:
+            self.notify(f"run {record['id']} has no recipe.yaml: {err}", severity="error")
+            return
+        self.open_draft(text, record)
+        self.notify("edit the recipe, then F5: the new run records this one as its parent")
+
+    def action_relaunch_fix(self) -> None:
+        """After an OOM: one key re-launches with the proposed fix (same effective batch)."""
+        from tuner_tui.domain.problems import ProblemsFound
+        from tuner_tui.domain.recipe_loader import load_recipe
+
+        record = self._need_run()
+        fix = ((record or {}).get("failure") or {}).get("fix")
+        if not record or not fix:
+            self.notify("no proposed fix for this run (only failed runs with a known cause have one)",
+                        severity="warning")
+            return
+        overrides = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in fix.items()]
+        try:
+            loaded = load_recipe(Path(record["run_dir"]) / "recipe.yaml", overrides)
+        except ProblemsFound as found:
+            self.notify(found.problems[0].format(), severity="error")
+            return
+        self.start_run(loaded, parent=record)
+
+    # ------------------------------------------------------------------------------------------ compare / try
+
+    def action_compare(self) -> None:
+        from tuner_tui.ui.compare_view import CompareView
+
+        explorer = self.query_one(RunsExplorer)
+        records = [r for r in (self.record(i) for i in sorted(explorer.marked)) if r]
+        if len(records) < 2:
+            current = self.current_run()
+            parent = self.record(current["parent_id"]) if current and current.get("parent_id") else None
+            if current and parent:
+                records = [parent, current]
+            else:
+                self.notify("mark two or more runs with Space in the Runs explorer, then c", severity="warning")
+                return
+        ids = "-".join(r["id"][:6] for r in records)
+        open_tab(self, f"compare-{ids}", f"⇄ {len(records)} runs", lambda: CompareView(records))
+
+    def action_try(self) -> None:
+        from tuner_tui.ui.try_view import TryView
+
+        record = self._need_run()
+        if record is None:
+            return
+        if not any((Path(record["run_dir"]) / d).is_dir() for d in ("adapter", "merged")):
+            self.notify(f"run {record['id']} has no trained weights yet ({record['status']})", severity="warning")
+            return
+        open_tab(self, f"try-{record['id']}", f"? {record['name']}", lambda: TryView(record))
+
+    def action_merge(self) -> None:
+        record = self._need_run()
+        if record is not None:
+            self.merge_in_background(record)
+
+    @work(thread=True, group="merge")
+    def merge_in_background(self, record: dict) -> None:
+        from tuner_tui.runtime.run_actions import merge_argv
+
+        self.call_from_thread(self.notify, f"merging {record['id']} in a separate process…")
+        proc = subprocess.run(merge_argv(record["id"]), capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        lines = (proc.stderr if proc.returncode else proc.stdout).strip().splitlines()
+        message = lines[-1] if lines else ""
+        self.call_from_thread(self.notify, f"merge {'done' if proc.returncode == 0 else 'failed'}: {message}",
+                              severity="information" if proc.returncode == 0 else "error")
+
+    # ------------------------------------------------------------------------------------------ tag / note / delete
+
+    def action_tag(self) -> None:
+        record = self._need_run()
+        if record is None:
+            return
+
+        def chosen(tag: str | None) -> None:
+            if tag and self.store is not None:
+                tags = sorted(set(record.get("tags") or []) | {tag})
+                self.store.update(record["id"], tags=tags)
+                self.notify(f"tagged {record['id']}: {', '.join(tags)}")
+
+        self.push_screen(TextPromptScreen(f"Tag run {record['id']}:", "e.g. baseline"), chosen)
+
+    def action_note(self) -> None:
+        record = self._need_run()
+        if record is None:
+            return
+
+        def chosen(note: str | None) -> None:
+            if note is not None and self.store is not None:
+                self.store.update(record["id"], notes=note)
+                self.notify(f"note saved on {record['id']}")
+
+        self.push_screen(TextPromptScreen(f"Note on run {record['id']}:", "what you learned",
+                                          record.get("notes") or ""), chosen)
+
+    def action_delete_run(self) -> None:
+        record = self._need_run()
+        if record is None:
+            return
+        if record["status"] in ("queued", "running"):
+            self.notify(f"run {record['id']} is running: stop it first (Shift+F5)", severity="warning")
+            return
+        question = (f"Delete run {record['id']} ({record['name']}, {record['status']})?\n"
+                    f"Its record and its folder {record['run_dir']} (checkpoints, adapter) are removed.")
+        self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: ok and self._delete(record))
+
+    def _delete(self, record: dict) -> None:
+        if self.store is None:
+            return
+        self.store.remove(record["id"])
+        shutil.rmtree(record["run_dir"], ignore_errors=True)
+        self.query_one(RunsExplorer).marked.discard(record["id"])
+        self.notify(f"deleted run {record['id']}")

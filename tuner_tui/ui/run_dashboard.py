@@ -1,0 +1,186 @@
+"""A run's dashboard tab: header (status, step/total, epoch, ETA, tokens/s), what changed against the parent,
+the failure with its fix, charts (loss + eval loss, learning rate, VRAM timeline with phases) and the summary.
+
+Events arrive from the app's follower (`feed`); charts are redrawn at most once a second and only when
+something new arrived, so watching a run costs almost nothing between log lines."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid, VerticalScroll
+from textual.widgets import Static
+
+from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.domain.run_progress import RunProgress
+from tuner_tui.ui.charts import Chart, vram_lines
+from tuner_tui.ui.run_icons import status_text
+
+REDRAW_S = 1.0
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    h, rest = divmod(seconds, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class RunDashboard(VerticalScroll):
+    def __init__(self, record: dict, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.record = record
+        self.progress = RunProgress()
+        self._dirty = True
+        self.loaded = False
+        self.recent: deque[dict] = deque(maxlen=1000)      # for the Events panel
+
+    def events_for_panel(self) -> list[dict]:
+        return list(self.recent)
+
+    @property
+    def run_id(self) -> str:
+        return self.record["id"]
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="dash-header")
+        yield Static(classes="dash-edits")
+        yield Static(classes="dash-failure -hidden")
+        with Grid(classes="charts"):
+            yield Chart("loss (train, eval)", id="chart-loss")
+            yield Chart("learning rate", id="chart-lr")
+            yield Chart("memory (GiB) by phase", id="chart-vram")
+            yield Chart("tokens/s", id="chart-speed")
+        yield Static(classes="dash-summary")
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_S, self._redraw_if_dirty)
+        self.on_resize()
+        self._redraw()
+
+    def on_resize(self, event=None) -> None:
+        self.query_one(".charts", Grid).styles.grid_size_columns = 2 if self.size.width >= 100 else 1
+
+    def feed(self, events: list[dict]) -> None:
+        self.progress.feed(events)
+        self.recent.extend(e for e in events if e.get("type") != "memory")
+        self._dirty = True
+
+    def set_record(self, record: dict) -> None:
+        if record != self.record:
+            self.record = record
+            self._dirty = True
+
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty:
+            self._redraw()
+        elif self.record.get("status") == "running":
+            self.query_one(".dash-header", Static).update(self._header())      # the ETA/elapsed tick
+
+    def _redraw(self) -> None:
+        self._dirty = False
+        p = self.progress
+        self.query_one(".dash-header", Static).update(self._header())
+        self.query_one(".dash-edits", Static).update(self._edits())
+        failure = self.query_one(".dash-failure", Static)
+        failure.set_class(not self._failure_text(), "-hidden")
+        failure.update(self._failure_text())
+        warn_steps = [(float(w.get("step") or p.step), w.get("kind", "")) for w in p.warnings
+                      if w.get("kind") in ("overfitting", "loss_spike", "spike")]
+        self.query_one("#chart-loss", Chart).draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])],
+                                                   markers=warn_steps)
+        self.query_one("#chart-lr", Chart).draw([("lr", p.series["learning_rate"])])
+        self.query_one("#chart-vram", Chart).draw(vram_lines(p.memory, p.started_t), xlabel="minutes",
+                                                   scatter=True)
+        self.query_one("#chart-speed", Chart).draw([("tokens/s", p.series["tokens_per_s"])])
+        self.query_one(".dash-summary", Static).update(self._summary())
+
+    # ------------------------------------------------------------------------------------------ text
+
+    def _header(self) -> Text:
+        r, p = self.record, self.progress
+        text = Text()
+        text.append(f"{r.get('name')} ", style="bold")
+        text.append(f"{r['id']}  ", style="dim")
+        text.append_text(status_text(r.get("status", "?"), with_word=True))
+        text.append(f"  {r.get('method')} · {r.get('model')}\n")
+        total = p.total_steps or (r.get("final") or {}).get("steps")
+        text.append(f"step {p.step}/{total or '?'}")
+        if p.epoch is not None:
+            text.append(f" · epoch {p.epoch:.2f}")
+        if p.phase and r.get("status") == "running":
+            text.append(f" · {p.phase}", style="bold cyan")
+        if r.get("status") == "running":
+            text.append(f" · ETA {_duration(p.eta_s())}")
+            elapsed = time.time() - p.started_t if p.started_t else None
+            text.append(f" · elapsed {_duration(elapsed)}")
+        if p.tokens_per_s:
+            text.append(f" · {p.tokens_per_s:,.0f} tokens/s")
+        loss, best = p.last("loss"), p.best_eval()
+        if loss is not None:
+            text.append(f" · loss {loss:.4f}")
+        if best is not None:
+            text.append(f" · best eval {best:.4f}")
+        if p.warnings:
+            last = p.warnings[-1]
+            text.append(f"\n⚠ {last.get('kind')}: {last.get('message')}", style="yellow")
+        return text
+
+    def _edits(self) -> str:
+        edits = self.record.get("edits") or {}
+        if not self.record.get("parent_id"):
+            return ""
+        changed = ", ".join(f"{k}: {old} → {new}" for k, (old, new) in edits.items()) or "no changes"
+        return f"re-launch of {self.record['parent_id']}: {changed}"
+
+    def _failure_text(self) -> str:
+        failure = self.record.get("failure")
+        if not failure or self.record.get("status") not in ("failed", "crashed"):
+            return ""
+        lines = [f"✖ {failure.get('cause')}: {failure.get('message')}"]
+        if failure.get("suggestion"):
+            lines.append(f"→ {failure['suggestion']}")
+        if failure.get("fix"):
+            lines.append("press F6 to re-launch with this fix")
+        tail = _log_tail(Path(self.record["run_dir"]) / "worker.log", 6)
+        if tail:
+            lines.append("last lines of worker.log:")
+            lines += [f"  {line}" for line in tail]
+        return "\n".join(lines)
+
+    def _summary(self) -> Table | str:
+        final = self.record.get("final") or {}
+        p = self.progress
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        table.add_column(style="dim")
+        table.add_column()
+        started = p.started
+        if started:
+            table.add_row("trainable", f"{started.get('trainable_params', 0):,} of {started.get('total_params', 0):,}"
+                          f" params")
+            table.add_row("data", f"{started.get('train_rows', started.get('rows', '?'))} rows")
+            if started.get("quantized_layers"):
+                table.add_row("quantized", f"{started['quantized_layers']} layers (bitsandbytes)")
+        if p.phase_peaks:
+            table.add_row("peak memory", " · ".join(f"{k} {human_bytes(v)}" for k, v in p.phase_peaks.items()))
+        for key in ("steps", "train_loss", "best_eval_loss", "train_tokens_per_s", "runtime_s"):
+            if final.get(key) is not None:
+                value = final[key]
+                table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
+        return table if table.row_count else ""
+
+
+def _log_tail(path: Path, lines: int) -> list[str]:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - 4096))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]

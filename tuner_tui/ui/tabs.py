@@ -1,0 +1,62 @@
+"""The editor area's tabs: open one per recipe / run / comparison (re-focus if already open), close, find."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import App
+from textual.widget import Widget
+from textual.widgets import TabbedContent, TabPane
+
+
+def editors(app: App) -> TabbedContent:
+    return app.query_one("#editors", TabbedContent)
+
+
+def open_tab(app: App, tab_id: str, title: str, make: Callable[[], Widget]) -> tuple[Widget, bool]:
+    """Activate tab_id, creating its content with make() when absent: (content, created)."""
+    tabs = editors(app)
+    existing = tabs.query(f"#{tab_id}")
+    if existing:
+        tabs.active = tab_id
+        pane = existing.first()
+        return pane.children[0], False
+    content = make()
+    tabs.add_pane(TabPane(title, content, id=tab_id))
+    tabs.active = tab_id
+    return content, True
+
+
+def active_content(app: App) -> Widget | None:
+    tabs = editors(app)
+    if not tabs.active:
+        return None
+    pane = tabs.get_pane(tabs.active)
+    return pane.children[0] if pane.children else None
+
+
+def active_dashboard(app: App):
+    from tuner_tui.ui.run_dashboard import RunDashboard  # noqa: PLC0415 (plotext: imported on first use)
+
+    widget = active_content(app)
+    return widget if isinstance(widget, RunDashboard) else None
+
+
+def dashboards(app: App) -> list:
+    import sys
+
+    module = sys.modules.get("tuner_tui.ui.run_dashboard")
+    if module is None:              # no dashboard was ever opened: do not import plotext for nothing
+        return []
+    return list(app.query(module.RunDashboard))
+
+
+def close_active(app: App) -> None:
+    tabs = editors(app)
+    if not tabs.active:
+        return
+    widget = active_content(app)
+    run_id = getattr(widget, "run_id", None)
+    tabs.remove_pane(tabs.active)
+    if run_id is not None and run_id not in [d.run_id for d in dashboards(app) if d is not widget]:
+        app.follower.unwatch(run_id)
