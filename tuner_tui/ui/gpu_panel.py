@@ -39,9 +39,13 @@ class GpuPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("GPU", classes="sidebar-title")
-        yield Static("sampling…", classes="gpu-body", id="gpu-body")
+        yield Static("waiting for the first sample…", classes="gpu-body", id="gpu-body")
         yield Sparkline([], id="gpu-history")
         yield Static("", id="gpu-procs")
+
+    def show_off(self) -> None:
+        self.query_one("#gpu-body", Static).update(Text("GPU sampling is off", style="dim"))
+        self.query_one("#gpu-history", Sparkline).display = False
 
     def show(self, report) -> None:
         """Render one snapshot from runtime.gpu (or None before the first sample)."""

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from tuner_tui.domain.run_query import RunFilter, filter_runs
+from tuner_tui.domain.run_query import RunFilter, RunSearch
 from tuner_tui.ui.run_icons import status_text
 
 MAX_ROWS = 500
@@ -43,6 +43,7 @@ class RunsExplorer(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.records: list[dict] = []
+        self.search = RunSearch([])
         self.marked: set[str] = set()
         self.sort = "created"
         self._filter_timer = None
@@ -58,11 +59,12 @@ class RunsExplorer(Vertical):
 
     def set_records(self, records: list[dict]) -> None:
         self.records = records
+        self.search = RunSearch(records)
         self.refill()
 
     def refill(self) -> None:
         text = self.query_one("#run-filter", Input).value
-        shown = filter_runs(self.records, RunFilter(text=text or None, sort=self.sort))
+        shown = self.search.filter(RunFilter(text=text or None, sort=self.sort))
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
