@@ -7,6 +7,7 @@ and the cockpit's pre-flight view all go through `estimate_recipe`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 from tuner_tui.domain.architectures import ConfigUnreadable, resolve_architecture
@@ -30,10 +31,10 @@ from tuner_tui.runtime.home import Home
 
 @dataclass
 class RecipeEstimate:
-    arch: object
+    arch: Any
     estimates: dict[str, VramEstimate]
     corrections: dict[str, Correction]
-    gpu: object | None
+    gpu: Any | None          # runtime.gpu.GpuInfo (or a stand-in in tests)
     gpu_reason: str | None
     fits: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
     recommendation: Recommendation | None = None

@@ -9,6 +9,7 @@ the cheapest change that fits (unless forced) instead of failing an hour in."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tuner_tui.domain.data_lints import format_samples, lint_data
 from tuner_tui.domain.dataset_rows import PreparedData, is_local, prepare_local
@@ -28,7 +29,7 @@ EXACT_COUNT_ROWS = 20_000      # above this, truncation is estimated (~4 chars/t
 class Preflight:
     data: PreparedData | None
     warnings: list[Problem] = field(default_factory=list)
-    estimate: object | None = None          # runtime.estimate.RecipeEstimate, when the model is known offline
+    estimate: Any = None          # runtime.estimate.RecipeEstimate, when the model is known offline
     samples: list[str] = field(default_factory=list)
 
 
