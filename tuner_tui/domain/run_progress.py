@@ -53,8 +53,8 @@ class RunProgress:
             self._log(e)
         elif kind == "memory":
             self._memory(e)
-        elif kind == "warning":
-            self.warnings.append(e)
+        elif kind == "warning":       # the worker warns just before the step's log line: mark the next step
+            self.warnings.append({**e, "step": e.get("step", self.step + 1)})
         elif kind == "resumed":
             self._resumed(e.get("from_step") or 0, t)
         elif kind in TERMINAL:

@@ -91,8 +91,8 @@ class RunDashboard(VerticalScroll):
         failure = self.query_one(".dash-failure", Static)
         failure.set_class(not self._failure_text(), "-hidden")
         failure.update(self._failure_text())
-        warn_steps = [(float(w.get("step") or p.step), w.get("kind", "")) for w in p.warnings
-                      if w.get("kind") in ("overfitting", "loss_spike", "spike")]
+        warn_steps = [(float(w["step"]), w.get("kind", "")) for w in p.warnings
+                      if w.get("kind") in ("overfitting", "loss_spike")]
         self.query_one("#chart-loss", Chart).draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])],
                                                    markers=warn_steps)
         self.query_one("#chart-lr", Chart).draw([("lr", p.series["learning_rate"])])
