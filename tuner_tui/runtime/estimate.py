@@ -7,8 +7,8 @@ and the cockpit's pre-flight view all go through `estimate_recipe`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from tuner_tui.domain.architectures import ConfigUnreadable, resolve_architecture
 from tuner_tui.domain.problems import Problem, ProblemsFound
