@@ -6,6 +6,7 @@ the story, a kill or a stop loses nothing."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import yaml
 
 from tests.conftest import REPO, json_lines, tuner
 from tuner_tui.domain.events import TERMINAL
+from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.store import RunStore
 
@@ -88,6 +90,9 @@ def test_each_method_trains_and_the_loss_falls(home, tmp_path, kind):
         assert (home.run_dir(first["run_id"]) / "adapter" / "adapter_config.json").is_file()
     if kind == "qlora":   # really 4-bit: bitsandbytes replaced the linear layers
         assert started["quantized_layers"].get("Linear4bit", 0) >= 14
+    training = next(e for e in events if e["type"] == "phase" and e["phase"] == "training")
+    # off unless the recipe asks (trl's SFTConfig defaults to on): as configured, and as read from the model's layers
+    assert started["gradient_checkpointing"] is False and training["gradient_checkpointing"] is False
     assert "Trainable: " in (home.run_dir(first["run_id"]) / "worker.log").read_text()
 
 
@@ -96,10 +101,30 @@ def test_lora_on_an_8bit_base_with_gradient_checkpointing_and_early_stopping(hom
                           gradient_checkpointing=True, early_stopping_patience=2, eval_steps=4)
     proc, first, record = run_json(recipe)
     assert proc.returncode == 0 and record["status"] == "finished", proc.stderr
-    started = next(e for e in events_of(home, first["run_id"]) if e["type"] == "started")
+    events = events_of(home, first["run_id"])
+    started = next(e for e in events if e["type"] == "started")
     assert started["quantized_layers"].get("Linear8bitLt", 0) >= 14
+    training = next(e for e in events if e["type"] == "phase" and e["phase"] == "training")
+    assert started["gradient_checkpointing"] is True and training["gradient_checkpointing"] is True
     # early stopping saves at every evaluation so that the best checkpoint can be kept
-    assert [e["step"] for e in events_of(home, first["run_id"]) if e["type"] == "checkpoint"][:2] == [4, 8]
+    assert [e["step"] for e in events if e["type"] == "checkpoint"][:2] == [4, 8]
+
+
+@pytest.mark.parametrize("kind", ["full", "lora", "dora", "qlora", "prefix"])
+def test_gradient_checkpointing_reaches_the_model_for_every_method_but_prefix(home, tmp_path, kind):
+    """lora and dora once trained without it although asked. The training phase event reads the model's layers once
+    the Trainer has set it up. Prefix tuning cannot have it (its virtual tokens live in the KV cache that checkpointed
+    layers drop), so the setting is reported as ignored and the run trains without it."""
+    recipe, override = write_recipe(tmp_path, kind, steps=4), "train.gradient_checkpointing=true"
+    warnings = [p.format() for p in load_recipe(recipe, [override]).warnings]
+    assert any("train.gradient_checkpointing" in w and "KV cache" in w for w in warnings) is (kind == "prefix")
+    proc, first, record = run_json(recipe, "--set", override)
+    assert proc.returncode == 0 and record["status"] == "finished", proc.stderr
+    events = events_of(home, first["run_id"])
+    started = next(e for e in events if e["type"] == "started")
+    training = next(e for e in events if e["type"] == "phase" and e["phase"] == "training")
+    assert started["gradient_checkpointing"] is training["gradient_checkpointing"] is (kind != "prefix")
+    assert losses(events) and all(math.isfinite(loss) for loss in losses(events))
 
 
 def test_event_stream_is_complete_and_parseable(home, tmp_path):

@@ -242,6 +242,13 @@ class Recipe(Strict):
     def eval_steps(self) -> int:
         return self.train.eval_steps or self.train.logging_steps * 5
 
+    @property
+    def activation_checkpointing(self) -> bool:
+        """train.gradient_checkpointing as the worker applies it: never for prefix tuning, whose virtual tokens
+        travel in the KV cache that transformers drops inside a checkpointed layer (the attention mask then no longer
+        matches the keys and the first step fails)."""
+        return self.train.gradient_checkpointing and self.method.kind != "prefix"
+
     def ignored_settings(self) -> list[tuple[str, str]]:
         """(key path, why) for settings present but unused by this method: warnings, not errors."""
         kind, out = self.method.kind, []
@@ -251,8 +258,18 @@ class Recipe(Strict):
             out.append(("method.prefix", f"ignored: kind is {kind}, prefix settings apply to prefix only"))
         if self.method.quantization is not None and kind == "prefix":
             out.append(("method.quantization", "ignored: prefix tuning loads the base unquantized here"))
-        if self.train.save != "steps" and "save_steps" in self.train.model_fields_set:
+        if self.train.gradient_checkpointing and kind == "prefix":
+            out.append(("train.gradient_checkpointing", "ignored: prefix tuning keeps its virtual tokens in the "
+                        "KV cache, which checkpointed layers drop; lower train.batch_size or data.max_length "
+                        "to save memory instead"))
+        if self.train.save != "steps" and _chosen(self.train, "save_steps"):
             out.append(("train.save_steps", f"ignored: save is {self.train.save}; set save: steps to use it"))
-        if self.train.max_steps > 0 and "epochs" in self.train.model_fields_set:
+        if self.train.max_steps > 0 and _chosen(self.train, "epochs"):
             out.append(("train.epochs", "ignored: max_steps > 0 takes precedence over epochs"))
         return out
+
+
+def _chosen(section: BaseModel, name: str) -> bool:
+    """Written in the recipe with a value other than the default. A run's resolved recipe.yaml spells out
+    every default, so presence alone would warn about settings nobody chose (e.g. in a re-launch draft)."""
+    return name in section.model_fields_set and getattr(section, name) != type(section).model_fields[name].default

@@ -59,6 +59,12 @@ def memory_fields() -> dict:
     return {"device": "cpu", "rss": psutil.Process().memory_info().rss}
 
 
+def checkpointing_active(model) -> bool:
+    """Whether the model's layers really recompute activations (what `is_activation_checkpointing` reads), through
+    any PEFT wrapper and on any transformers version. The Trainer turns it on in train(), not in __init__."""
+    return any(getattr(module, "gradient_checkpointing", False) is True for module in model.modules())
+
+
 class ReportingCallback(TrainerCallback):
     def __init__(self, writer, stop_requested: threading.Event, watch: LossWatch):
         self.writer, self.stop_requested, self.watch = writer, stop_requested, watch
@@ -72,7 +78,9 @@ class ReportingCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._tokens_at, self._time_at = state.num_input_tokens_seen, time.monotonic()
-        self.enter_phase("training", state.global_step, total_steps=state.max_steps)
+        model = kwargs.get("model")
+        checkpointing = {} if model is None else {"gradient_checkpointing": checkpointing_active(model)}
+        self.enter_phase("training", state.global_step, total_steps=state.max_steps, **checkpointing)
 
     def enter_phase(self, phase: str, step: int, **fields) -> None:
         """Close the current phase's memory window with a memory event, then announce the new phase."""

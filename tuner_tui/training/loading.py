@@ -2,7 +2,8 @@
 
 full: every weight trains (dtype from the recipe). lora/dora: LoraConfig (use_dora for DoRA) on a frozen base,
 optionally loaded in 8 or 4 bits. qlora: BitsAndBytesConfig 4-bit (nf4/fp4, double quantization, compute
-dtype) + prepare_model_for_kbit_training. prefix: PrefixTuningConfig."""
+dtype) + prepare_model_for_kbit_training. prefix: PrefixTuningConfig. Activation checkpointing is not set here:
+the Trainer turns it on (sft_config) for every method but prefix."""
 
 from __future__ import annotations
 
@@ -92,11 +93,10 @@ def load_model(path: str, recipe: Recipe, precision: Precision):
         # Quantized weights must sit on this rank's device from the start.
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))} if not precision.use_cpu else {"": "cpu"}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-    checkpointing = recipe.train.gradient_checkpointing
     if quant is not None:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=checkpointing)
-    elif checkpointing and recipe.method.kind != "full":
-        model.enable_input_require_grads()   # frozen embeddings would otherwise cut the graph
+        # Freezes the base and upcasts its norms only. Activation checkpointing is the Trainer's job for every method
+        # (sft_config), and SFTTrainer enables input grads on PEFT models when it is on.
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     kind = recipe.method.kind
     if kind == "full":
         return model

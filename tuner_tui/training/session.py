@@ -74,7 +74,10 @@ def sft_config(recipe: Recipe, precision: Precision, output_dir: Path, has_eval:
         load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
         greater_is_better=False if early else None,
         bf16=precision.bf16, fp16=precision.fp16, use_cpu=precision.use_cpu,
-        gradient_checkpointing=t.gradient_checkpointing and recipe.method.kind == "full",
+        # Every method but prefix (Recipe.activation_checkpointing); non-reentrant, as peft and trl recommend: it
+        # needs no input grads and works under DDP. trl's SFTConfig defaults to True, so False must be explicit.
+        gradient_checkpointing=recipe.activation_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if recipe.activation_checkpointing else None,
         seed=t.seed, data_seed=t.seed, report_to=[], disable_tqdm=True,
         max_length=recipe.data.max_length, packing=recipe.data.packing,
         completion_only_loss=recipe.data.completion_only if recipe.data.format != "text" else None,
@@ -130,7 +133,8 @@ class TrainingSession:
                train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
                total_steps=_total_steps(recipe, len(trainer.train_dataset), world),
                quantized_layers=quantized_layers(model), trust_remote_code=recipe.model.trust_remote_code,
-               model_path=path)
+               # What the Trainer will turn on in train(); the training phase event reads it back from the layers.
+               gradient_checkpointing=bool(trainer.args.gradient_checkpointing), model_path=path)
         if self.stop_requested.is_set():
             return "stopped", {"step": 0, "checkpoint": None, "summary": self._summary(trainer, callback)}
         self.train_metrics = trainer.train(resume_from_checkpoint=resume_from).metrics
