@@ -78,13 +78,16 @@ async def shoot(home: Home, out: Path, want_try: bool, live_source: Path | None)
         lines = live_source.read_text().count("\n")
         record, replay = start_replay(home, live_source, name="qlora-smoke (live)", rate=40,
                                       stop_after=int(lines * 0.7), hold=True)
+        recorded = by_name(home, "qlora-smoke")
+        if recorded is not None:        # the replayed run is that run: same method and model
+            RunStore(home).update(record["id"], method=recorded["method"], model=recorded["model"])
         time.sleep(min(6.0, lines * 0.7 / 40 + 1.0))
     try:
         app = TunerApp(home, select_recipe="demo")
         async with app.run_test(size=SIZE) as pilot:
             await settle(app, pilot, 1.5)
             if replay is None:
-                app.action_close_tab()
+                await app.action_close_tab()
             else:
                 await pilot.pause(2.5)                   # two redraws of the live dashboard
                 app.save_screenshot("dashboard-live.svg", str(out))
@@ -93,7 +96,7 @@ async def shoot(home: Home, out: Path, want_try: bool, live_source: Path | None)
                 await pilot.pause(1.5)
                 app.save_screenshot("gpu-panel.svg", str(out))
                 made.append("gpu-panel.svg")
-                app.action_close_tab()
+                await app.action_close_tab()
             tabs = app.query_one("#editors")
             tabs.active = "tab-welcome"
             app.action_show_view("recipes")
@@ -121,7 +124,7 @@ async def shoot(home: Home, out: Path, want_try: bool, live_source: Path | None)
             app.save_screenshot("preflight.svg", str(out))
             made.append("preflight.svg")
             await pilot.press("escape")
-            app.action_close_tab()
+            await app.action_close_tab()
 
             first, second = by_name(home, "demo"), by_name(home, "demo-lr5e-4")
             if first and second:
@@ -133,14 +136,14 @@ async def shoot(home: Home, out: Path, want_try: bool, live_source: Path | None)
                 await settle(app, pilot, 1.5)
                 app.save_screenshot("history-compare.svg", str(out))
                 made.append("history-compare.svg")
-                app.action_close_tab()
+                await app.action_close_tab()
                 app.open_run(first["id"])
                 await settle(app, pilot, 2.0)
                 app.save_screenshot("dashboard-finished.svg", str(out))
                 made.append("dashboard-finished.svg")
                 if want_try and (Path(first["run_dir"]) / "adapter").is_dir():
                     app.action_try()
-                    await pilot.pause(0.3)
+                    await settle(app, pilot)
                     view = app.query_one("TryView")
                     view.query_one("#try-prompt").value = "What is the capital of France?"
                     view.ask("What is the capital of France?")
@@ -152,7 +155,7 @@ async def shoot(home: Home, out: Path, want_try: bool, live_source: Path | None)
         narrow = TunerApp(home, select_recipe="demo", sample_gpu=False)
         async with narrow.run_test(size=(80, 24)) as pilot:
             await settle(narrow, pilot, 1.0)
-            narrow.action_close_tab() if replay is not None else None
+            await narrow.action_close_tab()
             await settle(narrow, pilot)
             narrow.save_screenshot("narrow-80x24.svg", str(out))
             made.append("narrow-80x24.svg")

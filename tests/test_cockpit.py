@@ -120,12 +120,13 @@ def test_editor_shows_a_typo_in_problems_with_its_line_and_jumps_there(home):
             area.insert("r")                                  # r: -> rr:
             await settle(app, pilot, 0.8)
             problems = app.query_one("#problems")
-            assert problems.row_count == 1
-            row = problems.get_row_at(0)
-            assert row[1] == f"demo.yaml:{line + 2}" and "rr" in row[2]
-            assert "did you mean 'r'" in row[3]
+            assert problems.option_count == 1
+            shown = str(problems.get_option_at_index(0).prompt)
+            assert f"demo.yaml:{line + 2}" in shown and "method.lora.rr" in shown
+            assert "did you mean 'r'" in shown and "expected one of r, alpha" in shown
             area.move_cursor((0, 0))
             problems.focus()
+            problems.highlighted = 0
             await pilot.press("enter")
             await pilot.pause(0.2)
             assert area.cursor_location[0] == line + 1
@@ -135,25 +136,41 @@ def test_editor_shows_a_typo_in_problems_with_its_line_and_jumps_there(home):
     run(go())
 
 
-def test_saving_a_built_in_recipe_makes_your_copy_that_still_finds_its_data(home):
+def test_saving_a_built_in_recipe_asks_a_name_and_makes_your_copy_that_still_finds_its_data(home):
     async def go():
         app = TunerApp(home, sample_gpu=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(app, pilot, 0.5)
             await pilot.press("enter")
             await settle(app, pilot, 0.5)
-            await pilot.press("ctrl+s")
+            await pilot.press("ctrl+s")                       # a built-in: asks, proposing my-demo
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "TextPromptScreen"
+            assert app.screen.query_one("Input").value == "my-demo"
+            await pilot.press("enter")
             await settle(app, pilot, 1.0)
-            saved = home.recipes_dir / "demo.yaml"
-            assert saved.exists()
+            saved = home.recipes_dir / "my-demo.yaml"
+            assert saved.exists() and not (home.recipes_dir / "demo.yaml").exists()
             data = yaml.safe_load(saved.read_text())
+            assert data["name"] == "my-demo"
             assert Path(data["data"]["path"]).is_absolute() and Path(data["data"]["path"]).exists()
             assert saved.read_text().startswith("# yaml-language-server"), "comments are kept"
             tree = app.query_one("#recipe-tree")
             yours = [str(n.label) for n in tree.root.children[1].children]
-            assert "demo" in yours
+            assert "my-demo" in yours
+            assert str(app.query_one("#editors").get_tab(app.query_one("#editors").active).label) == "my-demo.yaml"
+            editor = app.active_editor()
+            assert not editor.dirty and "yours" in text_of(editor.query_one(".editor-header"))
+            await pilot.press("ctrl+shift+s")                 # an invalid name is asked again, text kept
+            await pilot.pause(0.3)
+            app.screen.query_one("Input").value = "bad name/v1"
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert type(app.screen).__name__ == "TextPromptScreen"
+            assert app.screen.query_one("Input").value == "bad name/v1"
+            await pilot.press("escape")
     run(go())
-    assert tuner("validate", str(home.recipes_dir / "demo.yaml")).returncode == 0
+    assert tuner("validate", str(home.recipes_dir / "my-demo.yaml")).returncode == 0
 
 
 # ---------------------------------------------------------------------------------------------- runs

@@ -1,4 +1,5 @@
-"""SVG snapshots of the cockpit from recorded real runs (tests/fixtures/recorded: two SmolLM2 demo runs).
+"""SVG snapshots of the cockpit from recorded real runs (tests/fixtures/recorded: two SmolLM2 demo runs and a
+QLoRA run on the tiny model).
 
 Deterministic: a fixed home path, UTC clock, no GPU sampling, workers awaited before the shot. After an
 intended change of the look, update with `pytest tests/test_cockpit_snapshots.py --snapshot-update` and
@@ -66,7 +67,7 @@ def test_runs_explorer_and_compare(snap_compare, recorded_home):
     async def compare(pilot):
         await _settled(pilot)
         pilot.app.action_show_view("runs")
-        await pilot.press("space", "down", "space", "c")
+        await pilot.press("down", "space", "down", "space", "c")      # the two demo runs (lr 2e-3 vs 5e-4)
         await _settled(pilot)
         await pilot.pause(0.5)
 

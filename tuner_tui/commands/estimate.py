@@ -55,7 +55,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 def _print_table(kind: str, arch, estimates: dict[str, VramEstimate], corrections) -> None:
     s = estimates[kind].settings
-    table = Table(title=f"Peak GPU memory: {arch.name} ({param_count(arch) / 1e9:.2f} B params)",
+    table = Table(title=f"Peak GPU memory: {arch.name} ({_count(param_count(arch))} params)",
                   title_justify="left")
     table.add_column("", no_wrap=True)
     for m in estimates:

@@ -39,9 +39,10 @@ def recipe_origin(path: Path | None, home: Home) -> str:
     return "yours" if folder == home.recipes_dir.resolve() else "path"
 
 
-def check(text: str, path: Path | None) -> LoadedRecipe:
-    """Validate editor text as if it were saved at `path` (relative paths resolve from there)."""
-    return load_recipe_text(text, filename=str(path or "<new recipe>"), path=path)
+def check(text: str, path: Path | None, shown_as: str | None = None) -> LoadedRecipe:
+    """Validate editor text as if it were saved at `path` (relative paths resolve from there); problems
+    name `shown_as` when given (a re-launch draft is not the parent's recipe.yaml, though it resolves there)."""
+    return load_recipe_text(text, filename=shown_as or str(path or "<new recipe>"), path=path)
 
 
 def start(loaded: LoadedRecipe, home: Home, name: str | None = None, parent: dict | None = None,
@@ -89,6 +90,20 @@ def relocate(text: str, old_base: Path, new_base: Path) -> tuple[str, list[str]]
         lines[line_no] = lines[line_no].replace(value, str(old.resolve()), 1)
         notes.append(f"{section}.{key} now points at {old.resolve()} (it was relative to {old_base})")
     return "\n".join(lines), notes
+
+
+def renamed(text: str, name: str) -> str:
+    """The recipe text with its top-level `name:` set to `name` (that line only; comments stay)."""
+    doc = parse(text, "<recipe>")
+    position = doc.values.get(("name",)) if isinstance(doc.data, dict) else None
+    old = doc.data.get("name") if isinstance(doc.data, dict) else None
+    if position is None or not isinstance(old, str) or old == name:
+        return text
+    lines = text.split("\n")
+    line = lines[position[0] - 1]
+    start = position[1] - 1
+    lines[position[0] - 1] = line[:start] + line[start:].replace(old, name, 1)
+    return "\n".join(lines)
 
 
 def save_recipe(text: str, target: Path, old_path: Path | None) -> list[str]:

@@ -9,7 +9,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-VIEWS = (("recipes", "☰", "Recipes (Ctrl+Shift+E)"), ("runs", "▶", "Runs (Ctrl+Shift+R)"),
+# Narrow, unambiguous glyphs only: U+2630 (☰) became double-width in Unicode 16 and garbles rows in tmux.
+VIEWS = (("recipes", "≡", "Recipes (F2, Ctrl+Shift+E)"), ("runs", "»", "Runs (F3, Ctrl+Shift+R)"),
          ("gpu", "▦", "GPU panel (Ctrl+G)"))
 
 

@@ -42,8 +42,9 @@ class TunerApp(RecipeCommands, RunCommands, App):
         Binding("ctrl+b", "toggle_sidebar", "Side bar"),
         Binding("ctrl+j", "toggle_panel", "Panel"),
         Binding("ctrl+g", "toggle_gpu", "GPU"),
-        Binding("ctrl+shift+e", "show_view('recipes')", "Recipes", show=False),
-        Binding("ctrl+shift+r", "show_view('runs')", "Runs", show=False),
+        # F2/F3 too: tmux (extended-keys off) and many terminals never send Ctrl+Shift+letter.
+        Binding("ctrl+shift+e,f2", "show_view('recipes')", "Recipes", show=False),
+        Binding("ctrl+shift+r,f3", "show_view('runs')", "Runs", show=False),
         Binding("ctrl+s", "save", "Save", priority=True),
         Binding("ctrl+shift+s", "save_as", "Save as", show=False, priority=True),
         Binding("f5", "launch", "Launch"),          # not priority: the pre-flight dialog's F5 means "go"
@@ -65,6 +66,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.sample_gpu = sample_gpu
         self.follower = RunFollower()
         self.records: list[dict] = []
+        self._listed: list[dict] | None = None  # the store's list `records` was reconciled from
         self.store = None                       # runtime.store.RunStore, created after the first frame
         self.sampler = None                     # runtime.gpu.GpuSampler
         self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
@@ -181,8 +183,11 @@ class TunerApp(RecipeCommands, RunCommands, App):
             return
         records = self.store.all()              # cached: a stat unless runs.json changed
         active = [r for r in records if r["status"] in ("queued", "running")]
-        if records is not self.records or (active and self._ticks % 4 == 0):
-            self._set_records(self._reconciled(self.store))
+        if records is not self._listed or (active and self._ticks % 4 == 0):
+            self._listed = records
+            reconciled = self._reconciled(self.store)
+            if reconciled != self.query_one(RunsExplorer).records:   # unchanged: no refill, no relayout
+                self._set_records(reconciled)
 
     def _refresh_gpu(self) -> None:
         report = self.sampler.latest() if self.sampler is not None else None
@@ -231,6 +236,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
     def on_activity_bar_view_chosen(self, event: ActivityBar.ViewChosen) -> None:
         self.action_show_view(event.view)
 
+    def show_panel_tab(self, tab: str) -> None:
+        from textual.widgets import TabbedContent as Tabs
+
+        panel = self.query_one(BottomPanel)
+        panel.remove_class("-hidden")
+        panel.query_one(Tabs).active = tab
+
     def action_help(self) -> None:
         from tuner_tui.ui.help_screen import HelpScreen
 
@@ -248,10 +260,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
         if panes and tabs.active in panes:
             tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
 
-    def action_close_tab(self) -> None:
+    async def action_close_tab(self) -> None:
         from tuner_tui.ui.tabs import close_active
 
-        close_active(self)
+        await close_active(self)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.tabbed_content.id == "editors":

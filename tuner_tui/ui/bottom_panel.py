@@ -1,5 +1,8 @@
 """The bottom panel: Problems (recipe errors, click or Enter jumps to the line), Logs (the run's worker.log
-tail) and Events (the run's events, for people)."""
+tail) and Events (the run's events, for people).
+
+Problems is a list whose entries wrap: the message, the expected values and the "did you mean" must be
+readable at any width, which table columns cannot promise."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Log, TabbedContent, TabPane
+from textual.widgets import Log, OptionList, TabbedContent, TabPane
+from textual.widgets.option_list import Option
 
 from tuner_tui.domain.event_text import describe
 
@@ -32,9 +36,7 @@ class BottomPanel(Vertical):
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panel-tabs"):
             with TabPane("Problems", id="tab-problems"):
-                table: DataTable = DataTable(cursor_type="row", id="problems")
-                table.add_columns("", "where", "key", "message")
-                yield table
+                yield OptionList(id="problems")
             with TabPane("Logs", id="tab-logs"):
                 yield Log(id="worker-log", max_lines=2000)
             with TabPane("Events", id="tab-events"):
@@ -43,21 +45,22 @@ class BottomPanel(Vertical):
     # ---------------------------------------------------------------------------------------- problems
 
     def show_problems(self, problems: list) -> None:
-        table = self.query_one("#problems", DataTable)
-        table.clear()
+        listing = self.query_one("#problems", OptionList)
+        listing.clear_options()
         for i, p in enumerate(problems):
             style = "bold red" if p.severity == "error" else "yellow"
             where = f"{Path(p.file).name}:{p.line}" if p.line else Path(p.file).name
-            message = p.message + (f" (expected {p.expected})" if p.expected else "") + (
-                f". {p.hint}" if p.hint else "")
-            table.add_row(Text("✖" if p.severity == "error" else "⚠", style=style), where, p.key, message,
-                          key=f"{i}:{p.line or 0}:{p.column or 1}")
+            text = Text.assemble(("✖ " if p.severity == "error" else "⚠ ", style), (where, "bold"), " ",
+                                 (f"{p.key}: " if p.key else "", "cyan"), p.message,
+                                 f" (expected {p.expected})" if p.expected else "",
+                                 (f". {p.hint}" if p.hint else "", "italic"))
+            listing.add_option(Option(text, id=f"{i}:{p.line or 0}:{p.column or 1}"))
         label = f"Problems ({len(problems)})" if problems else "Problems"
         self.query_one(TabbedContent).get_tab("tab-problems").label = label
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "problems" and event.row_key.value:
-            _, line, column = event.row_key.value.split(":")
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option_list.id == "problems" and event.option.id:
+            _, line, column = event.option.id.split(":")
             if int(line):
                 self.post_message(self.ProblemChosen(int(line), int(column)))
 

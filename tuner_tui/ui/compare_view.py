@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.recipe_diff import diff_many
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.runtime.event_log import read_events
@@ -21,10 +22,16 @@ from tuner_tui.ui.charts import Chart
 FIGURES = ("steps", "train_loss", "best_eval_loss", "tokens", "train_tokens_per_s", "runtime_s", "peak_memory")
 
 
-def _fmt(value: object) -> str:
+def _fmt(value: object, key: str = "") -> str:
+    if value is None:
+        return "—"
+    if key == "peak_memory" and isinstance(value, (int, float)):
+        return human_bytes(value)
+    if key == "runtime_s" and isinstance(value, (int, float)):
+        return f"{value:,.0f} s"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return "—" if value is None else str(value)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 
 class CompareView(VerticalScroll):
@@ -60,7 +67,8 @@ class CompareView(VerticalScroll):
         figures = self.query_one("#compare-figures", DataTable)
         figures.add_columns("figure", *ids)
         for key in FIGURES:
-            figures.add_row(key.replace("_", " "), *[_fmt((r.get("final") or {}).get(key)) for r in self.records])
+            source = [r.get(key) if key == "peak_memory" else (r.get("final") or {}).get(key) for r in self.records]
+            figures.add_row(key.replace("_", " "), *[_fmt(v, key) for v in source])
         figures.add_row("status", *[r.get("status", "?") for r in self.records])
         self.load_curves()
 

@@ -19,6 +19,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question)
+            yield Static("[dim]y confirms · Escape cancels[/dim]")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.yes, variant="error", id="confirm")
@@ -47,6 +48,7 @@ class TextPromptScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Static(self.title_text)
             yield Input(value=self.value, placeholder=self.placeholder)
+            yield Static("[dim]Enter saves · Escape cancels[/dim]")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip() or None)

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.ui.repaint import show
 
 HISTORY = 60          # samples kept for the sparkline (a minute at 1 Hz)
 
@@ -55,9 +56,9 @@ class GpuPanel(Vertical):
         spark = self.query_one("#gpu-history", Sparkline)
         host = self._host(report)
         if not report.gpus:
-            body.update(Text(f"{report.reason or 'no GPU'}\n\n", style="yellow") + host)
+            show(body, Text(f"{report.reason or 'no GPU'}\n\n", style="yellow") + host)
             spark.display = False
-            procs.update(self._workers(report))
+            show(procs, self._workers(report))
             return
         text = Text()
         for gpu in report.gpus:
@@ -72,10 +73,10 @@ class GpuPanel(Vertical):
             text.append(f"temp {na(gpu.temperature, '°C')}  power {na(gpu.power_draw, 'W')}"
                         f"/{na(gpu.power_limit, 'W')}\n")
             self.history.setdefault(gpu.index, deque(maxlen=HISTORY)).append(used or 0)
-        body.update(text + host)
+        show(body, text + host)
         spark.display = True
         spark.data = list(self.history.get(report.gpus[0].index, []))
-        procs.update(self._processes(report))
+        show(procs, self._processes(report))
 
     def _host(self, report) -> Text:
         cpu, used, total = getattr(report, "cpu_percent", None), getattr(report, "ram_used", None), \

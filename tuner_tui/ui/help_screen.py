@@ -12,11 +12,14 @@ from textual.widgets import Static
 KEYS = [
     ("Everywhere", [("Ctrl+P", "command palette: every action"), ("Ctrl+B", "toggle the side bar"),
                     ("Ctrl+J", "toggle the panel (Problems, Logs, Events)"), ("Ctrl+G", "toggle the GPU panel"),
-                    ("Ctrl+Shift+E / Ctrl+Shift+R", "show recipes / runs"),
+                    ("F2 / F3 (Ctrl+Shift+E / R)", "show recipes / runs"),
+                    ("Tab / Shift+Tab", "move focus: side bar, tabs, editor, panel"),
+                    ("Escape then Tab", "leave the recipe editor (Tab indents inside it)"),
                     ("Ctrl+Tab, Ctrl+PgDn / Ctrl+PgUp", "next / previous tab"), ("Ctrl+W", "close the tab"),
                     ("F1", "this help"), ("Ctrl+Q", "quit (runs go on)")]),
-    ("Recipes", [("Enter", "open in the editor"), ("Ctrl+S", "save (built-in: as your copy)"),
-                 ("Ctrl+Shift+S", "save as…"), ("F5", "pre-flight, then launch")]),
+    ("Recipes", [("Enter", "open in the editor"), ("Ctrl+S", "save (a built-in asks for a name for your copy)"),
+                 ("Ctrl+Shift+S / Ctrl+P → Save as", "save as…"), ("F5", "pre-flight, then launch (F5 again)"),
+                 ("Enter on a problem", "jump to its line")]),
     ("Runs", [("Enter", "open the dashboard"), ("Shift+F5 / s", "stop (asks first)"), ("F6", "re-launch with "
               "the proposed fix (after an OOM)"), ("e", "re-launch with edits"), ("Space", "mark; c compares the "
               "marked runs"), ("t / n", "tag / note"), ("Delete", "delete (asks first)"), ("o", "cycle the sort"),

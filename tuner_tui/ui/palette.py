@@ -26,8 +26,11 @@ def cockpit_commands(app) -> Iterator[tuple[str, str, Callable]]:
         ("Toggle side bar", "Ctrl+B", app.action_toggle_sidebar),
         ("Toggle panel", "Problems, Logs, Events (Ctrl+J)", app.action_toggle_panel),
         ("Toggle GPU panel", "Ctrl+G", app.action_toggle_gpu),
-        ("Close tab", "Ctrl+W", app.action_close_tab),
-        ("Keys", "every key (F1)", app.action_help),
+        ("Close tab", "Ctrl+W", lambda: app.run_action("close_tab")),
+        ("Help: every key", "F1", app.action_help),
+        ("Show Problems", "the panel's Problems tab", lambda: app.show_panel_tab("tab-problems")),
+        ("Show Logs", "the panel's Logs tab: the current run's worker.log", lambda: app.show_panel_tab("tab-logs")),
+        ("Show Events", "the panel's Events tab: the current run's events", lambda: app.show_panel_tab("tab-events")),
     ]
     yield from actions
     for record in app.records[:200]:

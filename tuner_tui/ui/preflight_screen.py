@@ -58,8 +58,9 @@ class PreflightScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             with VerticalScroll():
                 yield Static(Group(*parts))
+            yield Static("F5 launches · Escape goes back to the editor · ↑↓ scroll", classes="hint")
             with Horizontal(classes="buttons"):
-                yield Button("Back to the editor", id="cancel")
+                yield Button("Back (Esc)", id="cancel")
                 yield Button("Launch (F5)", variant="success", id="launch")
 
     def on_mount(self) -> None:

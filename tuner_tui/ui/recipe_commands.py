@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from textual import work
+from textual.widgets import TabbedContent
 
 from tuner_tui.ui.bottom_panel import BottomPanel
 from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
@@ -68,13 +69,11 @@ class RecipeCommands:
         if editor.origin in ("yours", "path") and editor.path is not None:
             self._save(editor, editor.path)
             return
-        target = self.home.recipes_dir / f"{editor.name_hint}.yaml"
-        if target.exists():
-            self.action_save_as()
-            return
-        self._save(editor, target)
+        # Built-in recipes are never overwritten, and a copy under the same name would silently shadow the
+        # built-in in `tuner run NAME`: ask for a name, proposing a new one.
+        self.action_save_as(suggest=f"my-{editor.name_hint}" if editor.origin == "built-in" else None)
 
-    def action_save_as(self) -> None:
+    def action_save_as(self, suggest: str | None = None) -> None:
         editor = self.active_editor()
         if editor is None:
             return
@@ -84,27 +83,38 @@ class RecipeCommands:
                 return
             stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stem):
-                self.notify("a recipe name uses letters, digits, '.', '_' and '-'", severity="error")
+                self.notify(f"'{name}' cannot be a recipe name: use letters, digits, '.', '_' and '-'",
+                            severity="error")
+                self._ask_name(name, chosen)            # ask again, keeping what was typed
                 return
             target = self.home.recipes_dir / f"{stem}.yaml"
             if target.exists() and target != editor.path:
                 self.push_screen(ConfirmScreen(f"{target} exists. Replace it?", yes="Replace"),
-                                 lambda ok: ok and self._save(editor, target))
+                                 lambda ok: ok and self._save(editor, target, rename=True))
             else:
-                self._save(editor, target)
+                self._save(editor, target, rename=True)
 
-        self.push_screen(TextPromptScreen("Save the recipe as (in your recipes):", "my-recipe",
-                                          editor.name_hint), chosen)
+        self._ask_name(suggest or editor.name_hint, chosen)
 
-    def _save(self, editor: RecipeEditor, target: Path) -> None:
-        from tuner_tui.runtime.run_actions import save_recipe
+    def _ask_name(self, value: str, chosen) -> None:
+        self.push_screen(TextPromptScreen("Save the recipe as (in your recipes):", "my-recipe", value), chosen)
 
+    def _save(self, editor: RecipeEditor, target: Path, rename: bool = False) -> None:
+        from tuner_tui.runtime.recipe_catalog import builtin_dir
+        from tuner_tui.runtime.run_actions import renamed, save_recipe
+
+        text = renamed(editor.text, target.stem) if rename else editor.text
         try:
-            notes = save_recipe(editor.text, target, editor.path)
+            notes = save_recipe(text, target, editor.path)
         except OSError as err:
             self.notify(f"could not save {target}: {err}", severity="error")
             return
+        if (builtin_dir() / target.name).exists():
+            notes.append(f"your '{target.stem}' now shadows the built-in one (`tuner run {target.stem}` uses yours)")
         editor.saved_as(target, target.read_text(encoding="utf-8"))
+        pane = editor.parent
+        if pane is not None and pane.id:
+            self.query_one("#editors", TabbedContent).get_tab(pane.id).label = target.name
         self.notify(f"saved {target}" + "".join(f"\n{n}" for n in notes))
         self.load_home()
 

@@ -29,7 +29,7 @@ class RecipeEditor(Vertical):
         self.path = path
         self.origin = origin                 # built-in | yours | path | relaunch
         self.parent_run = parent                 # the run being re-launched with edits, if any
-        self.dirty = parent is not None
+        self.saved_text = None if parent is not None else text     # a draft is unsaved from the start
         self.loaded = None                   # the LoadedRecipe of the last valid text
         self.problems: list = []
         self._timer = None
@@ -38,8 +38,13 @@ class RecipeEditor(Vertical):
         yield Static(self._header(), classes="editor-header")
         yield TextArea.code_editor(self.text, language="yaml", theme="vscode_dark", id="recipe-text")
 
+    @property
+    def dirty(self) -> bool:
+        return self.text != self.saved_text
+
     def on_mount(self) -> None:
         self.validate_now()
+        self.query_one(TextArea).focus()
 
     @property
     def name_hint(self) -> str:
@@ -59,7 +64,6 @@ class RecipeEditor(Vertical):
         if event.text_area.text == self.text:
             return
         self.text = event.text_area.text
-        self.dirty = True
         if self._timer is not None:
             self._timer.stop()
         self._timer = self.set_timer(VALIDATE_AFTER_S, self.validate_now)
@@ -69,8 +73,10 @@ class RecipeEditor(Vertical):
         from tuner_tui.domain.problems import ProblemsFound
         from tuner_tui.runtime.run_actions import check
 
+        shown = f"re-launch draft of {self.parent_run['id']}" if self.parent_run and self.origin == "relaunch" \
+            else None
         try:
-            self.loaded = check(self.text, self.path)
+            self.loaded = check(self.text, self.path, shown)
             self.problems = list(self.loaded.warnings)
         except ProblemsFound as found:
             self.loaded, self.problems = None, found.problems
@@ -86,8 +92,9 @@ class RecipeEditor(Vertical):
         area.focus()
 
     def saved_as(self, path: Path, text: str) -> None:
-        self.path, self.origin, self.dirty = path, "yours", False
+        self.path, self.origin = path, "yours"
         if text != self.text:
             self.text = text
             self.query_one(TextArea).load_text(text)
+        self.saved_text = text
         self.validate_now()

@@ -225,8 +225,12 @@ class RunCommands:
         if record["status"] in ("queued", "running"):
             self.notify(f"run {record['id']} is running: stop it first (Shift+F5)", severity="warning")
             return
+        children = [r["id"] for r in self.records if r.get("parent_id") == record["id"]]
         question = (f"Delete run {record['id']} ({record['name']}, {record['status']})?\n"
                     f"Its record and its folder {record['run_dir']} (checkpoints, adapter) are removed.")
+        if children:
+            question += (f"\n{len(children)} run(s) were re-launched from it ({', '.join(children[:5])}): they keep "
+                         "their own recipes and figures, but lose their parent for comparisons.")
         self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: ok and self._delete(record))
 
     def _delete(self, record: dict) -> None:

@@ -19,6 +19,7 @@ from textual.widgets import Static
 from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.ui.charts import Chart, vram_lines
+from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
 REDRAW_S = 1.0
@@ -81,16 +82,16 @@ class RunDashboard(VerticalScroll):
         if self._dirty:
             self._redraw()
         elif self.record.get("status") == "running":
-            self.query_one(".dash-header", Static).update(self._header())      # the ETA/elapsed tick
+            show(self.query_one(".dash-header", Static), self._header())      # the ETA/elapsed tick
 
     def _redraw(self) -> None:
         self._dirty = False
         p = self.progress
-        self.query_one(".dash-header", Static).update(self._header())
-        self.query_one(".dash-edits", Static).update(self._edits())
-        failure = self.query_one(".dash-failure", Static)
-        failure.set_class(not self._failure_text(), "-hidden")
-        failure.update(self._failure_text())
+        show(self.query_one(".dash-header", Static), self._header())
+        show(self.query_one(".dash-edits", Static), self._edits())
+        failure, failure_text = self.query_one(".dash-failure", Static), self._failure_text()
+        failure.set_class(not failure_text, "-hidden")
+        show(failure, failure_text)
         warn_steps = [(float(w["step"]), w.get("kind", "")) for w in p.warnings
                       if w.get("kind") in ("overfitting", "loss_spike")]
         self.query_one("#chart-loss", Chart).draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])],
@@ -99,7 +100,7 @@ class RunDashboard(VerticalScroll):
         self.query_one("#chart-vram", Chart).draw(vram_lines(p.memory, p.started_t), xlabel="minutes",
                                                    scatter=True)
         self.query_one("#chart-speed", Chart).draw([("tokens/s", p.series["tokens_per_s"])])
-        self.query_one(".dash-summary", Static).update(self._summary())
+        show(self.query_one(".dash-summary", Static), self._summary())
 
     # ------------------------------------------------------------------------------------------ text
 
@@ -109,7 +110,8 @@ class RunDashboard(VerticalScroll):
         text.append(f"{r.get('name')} ", style="bold")
         text.append(f"{r['id']}  ", style="dim")
         text.append_text(status_text(r.get("status", "?"), with_word=True))
-        text.append(f"  {r.get('method')} · {r.get('model')}\n")
+        what = " · ".join(str(v) for v in (r.get("method"), r.get("model")) if v)
+        text.append(f"  {what}\n" if what else "\n")
         total = p.total_steps or (r.get("final") or {}).get("steps")
         text.append(f"step {p.step}/{total or '?'}")
         if p.epoch is not None:
@@ -120,6 +122,9 @@ class RunDashboard(VerticalScroll):
             text.append(f" · ETA {_duration(p.eta_s())}")
             elapsed = time.time() - p.started_t if p.started_t else None
             text.append(f" · elapsed {_duration(elapsed)}")
+        runtime = (r.get("final") or {}).get("runtime_s")
+        if r.get("status") not in ("queued", "running") and runtime:
+            text.append(f" · took {_duration(runtime)}")
         if p.tokens_per_s:
             text.append(f" · {p.tokens_per_s:,.0f} tokens/s")
         loss, best = p.last("loss"), p.best_eval()
@@ -127,9 +132,12 @@ class RunDashboard(VerticalScroll):
             text.append(f" · loss {loss:.4f}")
         if best is not None:
             text.append(f" · best eval {best:.4f}")
-        if p.warnings:
+        if p.warnings:              # one line: the newest warning; all of them are in the Events panel
             last = p.warnings[-1]
-            text.append(f"\n⚠ {last.get('kind')}: {last.get('message')}", style="yellow")
+            more = f" (+{len(p.warnings) - 1} more in Events)" if len(p.warnings) > 1 else ""
+            line = f"⚠ {last.get('kind')}: {last.get('message')}{more}"
+            width = max(20, self.size.width - 4)
+            text.append("\n" + (line if len(line) <= width else line[: width - 1] + "…"), style="yellow")
         return text
 
     def _edits(self) -> str:

@@ -87,6 +87,12 @@ class RunsExplorer(Vertical):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.query_one(DataTable).focus()
 
+    def on_key(self, event) -> None:
+        """Down from the filter box goes into the list, as in VS Code's quick pick."""
+        if event.key == "down" and self.query_one("#run-filter", Input).has_focus:
+            self.query_one(DataTable).focus()
+            event.stop()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.post_message(self.RunOpened(event.row_key.value))

@@ -51,12 +51,12 @@ def dashboards(app: App) -> list:
     return list(app.query(module.RunDashboard))
 
 
-def close_active(app: App) -> None:
+async def close_active(app: App) -> None:
     tabs = editors(app)
     if not tabs.active:
         return
     widget = active_content(app)
     run_id = getattr(widget, "run_id", None)
-    tabs.remove_pane(tabs.active)
-    if run_id is not None and run_id not in [d.run_id for d in dashboards(app) if d is not widget]:
+    await tabs.remove_pane(tabs.active)
+    if run_id is not None and run_id not in [d.run_id for d in dashboards(app)]:
         app.follower.unwatch(run_id)
