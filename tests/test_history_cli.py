@@ -23,6 +23,10 @@ def test_relaunch_compare_tag_note_export_rm(home, tmp_path):
     compared = json.loads(tuner("compare", parent["id"], child["id"], "--json", check=True).stdout)
     assert compared["recipe_differences"]["train.learning_rate"] == [0.005, 0.001]
     assert compared["loss_at_steps"] and all(len(v) == 2 for v in compared["loss_at_steps"].values())
+    against_parent = json.loads(tuner("compare", child["id"], "--json", check=True).stdout)
+    assert against_parent["runs"] == [parent["id"], child["id"]]
+    alone = tuner("compare", parent["id"])
+    assert alone.returncode == 1 and "not re-launched from another run" in alone.stderr
 
     tuner("tag", child["id"], "low-lr", check=True)
     tuner("note", child["id"], "smaller rank, calmer curve", check=True)

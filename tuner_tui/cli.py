@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("compare", help="recipe differences, final figures and loss at matching steps")
+    p = sub.add_parser("compare", help="recipe differences, final figures and loss at matching steps (one run: against its parent)")
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--json", action="store_true")
 

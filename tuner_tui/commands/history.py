@@ -109,6 +109,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     store = _store()
     records = [store.resolve(ref) for ref in args.runs]
+    if len(records) == 1:              # one run: against its parent (what a re-launch changed)
+        parent_id = records[0].get("parent_id")
+        parent = store.get(parent_id) if parent_id else None
+        if parent is None:
+            why = f"its parent {parent_id} was deleted" if parent_id else "it was not re-launched from another run"
+            raise ProblemsFound([Problem(records[0]["id"], f"nothing to compare with: {why}",
+                                         hint="give two or more runs: tuner compare RUN RUN...")])
+        records.insert(0, parent)
     recipes = [yaml.safe_load((Path(r["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")) for r in records]
     differences = diff_many(recipes)
     curves = [dict(RunSeries.open(r["run_dir"]).points("loss")) for r in records]   # cached: no full re-parse

@@ -32,7 +32,7 @@ def oom_fix(recipe: Recipe) -> dict[str, object]:
     if train.batch_size > 1:
         fix["train.batch_size"] = train.batch_size // 2
         fix["train.grad_accum"] = train.grad_accum * 2
-    if not train.gradient_checkpointing:
+    if not train.gradient_checkpointing and recipe.method.kind != "prefix":    # prefix cannot checkpoint
         fix["train.gradient_checkpointing"] = True
     if recipe.method.kind in ("lora", "dora") and recipe.quantization is None:
         fix["method.kind"] = "qlora"
