@@ -20,7 +20,8 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     from tuner_tui.runtime.home import Home
     from tuner_tui.ui.app import TunerApp
 
-    app = TunerApp(Home.default().ensure(), select_recipe=getattr(args, "recipe", None) or "demo")
+    app = TunerApp(Home.default().ensure(), select_recipe=getattr(args, "recipe", None) or "demo",
+                   exit_on_first_frame=os.environ.get("TUNER_EXIT_ON_FIRST_FRAME") == "1")   # bench/ui_startup.py
     running = app.run() or []
     if running:
         out.print(f"{len(running)} run(s) go on in the background: {', '.join(running)}. "
