@@ -207,6 +207,8 @@ def test_launch_smoke_from_the_editor_watch_it_finish_then_stop_a_second_one(hom
             assert dashboard.progress.step == 20
             assert len(dashboard.progress.series["loss"]) >= 5 and dashboard.progress.series["eval_loss"]
             assert "finished" in text_of(dashboard.query_one(".dash-header"))
+            app.show_panel_tab("tab-events")                     # hidden tabs buffer their lines
+            await pilot.pause(0.5)
             events = app.query_one("#events-log")
             assert any("finished" in line for line in events.lines)
 

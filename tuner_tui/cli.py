@@ -173,6 +173,13 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    if not (sys.argv[1:] if argv is None else argv):
+        # `tuner` alone opens the cockpit: skip building ~25 subparsers (start-up is measured against a bare
+        # Textual app, bench/ui_startup.py).
+        from tuner_tui.commands.cockpit import cmd_cockpit
+        from tuner_tui.commands.common import guarded
+
+        return guarded(lambda: cmd_cockpit(argparse.Namespace(command="cockpit", recipe=None)))
     args = build_parser().parse_args(argv)
     if args.command is None:
         args.command = "cockpit"          # `tuner` alone opens the cockpit (help when not in a terminal)

@@ -16,6 +16,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
 from textual.widgets import ContentSwitcher, TabbedContent, TabPane
 
 from tuner_tui.runtime.follower import RunFollower
@@ -30,7 +31,7 @@ from tuner_tui.ui.runs_explorer import RunsExplorer
 from tuner_tui.ui.status_bar import StatusBar
 from tuner_tui.ui.welcome import Welcome
 
-TICK_S = 0.5
+TICK_S = 1.0            # new events, log tail, GPU panel; the store every other tick
 MAX_REATTACH_TABS = 4
 NARROW_WIDTH = 100
 
@@ -71,6 +72,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.sampler = None                     # runtime.gpu.GpuSampler
         self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
         self._ticks = 0
+        # Mounted right after the first frame (Textual's Lazy): the first frame is the explorer, the editor
+        # area and the status bar, as fast as a bare app; these follow a few ms later. Until then they are
+        # plain objects: their methods keep what they are given and show it once mounted.
+        self.bottom = BottomPanel()
+        self.gpu_panel = GpuPanel()
+        self.runs_explorer = RunsExplorer(id="runs-view")
+        self.runs_explorer.display = False          # the ContentSwitcher shows recipes first
 
     # ------------------------------------------------------------------------------------------ layout
 
@@ -79,12 +87,12 @@ class TunerApp(RecipeCommands, RunCommands, App):
             yield ActivityBar()
             with ContentSwitcher(initial="recipes-view", id="sidebar"):
                 yield RecipesExplorer(id="recipes-view")
-                yield RunsExplorer(id="runs-view")
+                yield Lazy(self.runs_explorer)
             with Vertical(id="center"):
                 with TabbedContent(id="editors"), TabPane("Welcome", id="tab-welcome"):
                     yield Welcome(str(self.home.root))
-                yield BottomPanel()
-            yield GpuPanel()
+                yield Lazy(self.bottom)
+            yield Lazy(self.gpu_panel)
         yield StatusBar()
 
     def on_mount(self) -> None:
@@ -98,7 +106,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         if self.sample_gpu:
             self.call_after_refresh(self.start_sampler)
         else:
-            self.query_one(GpuPanel).show_off()
+            self.gpu_panel.show_off()
 
     def on_resize(self, event) -> None:
         self._apply_width(event.size.width)
@@ -108,7 +116,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         narrow = width < NARROW_WIDTH
         self.screen.set_class(narrow, "-narrow")
         if narrow:
-            self.query_one(GpuPanel).add_class("-hidden")
+            self.gpu_panel.add_class("-hidden")
 
     # ------------------------------------------------------------------------------------------ loading
 
@@ -133,6 +141,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
     def _records_loaded(self, store, records: list[dict]) -> None:
         self.store = store
         self._set_records(records)
+        self._status(None)                      # the status bar at once, not at the first tick
         running = [r for r in records if r["status"] == "running"]
         for record in sorted(running, key=lambda r: r.get("created", 0))[-MAX_REATTACH_TABS:]:
             self.open_run(record["id"])
@@ -141,7 +150,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
 
     def _set_records(self, records: list[dict]) -> None:
         self.records = records
-        self.query_one(RunsExplorer).set_records(records)
+        self.runs_explorer.set_records(records)
         by_id = {r["id"]: r for r in records}
         from tuner_tui.ui.tabs import dashboards
 
@@ -160,38 +169,39 @@ class TunerApp(RecipeCommands, RunCommands, App):
     # ------------------------------------------------------------------------------------------ live
 
     def tick(self) -> None:
-        """Twice a second: new events for followed runs, the log tail; once a second the store and GPU."""
+        """Once a second: new events for followed runs, the log tail, the GPU panel; the store every 2 s."""
         self._ticks += 1
         from tuner_tui.ui.tabs import dashboards
 
-        news = self.follower.poll()
-        if news:
+        with self.batch_update():             # everything below lands in one frame, once a second
+            news = self.follower.poll()
             for dashboard in dashboards(self):
                 if dashboard.run_id in news:
                     dashboard.feed(news[dashboard.run_id])
-            panel = self.query_one(BottomPanel)
+                dashboard.redraw_if_dirty()
+            panel = self.bottom
             if panel.events_run in news:
                 panel.add_events(panel.events_run, news[panel.events_run])
-        self.query_one(BottomPanel).poll_log()
-        if self._ticks % 2 == 0:
-            self._refresh_store()
+            self.bottom.poll_log()
             self._refresh_gpu()
-            self.workers_started = [p for p in self.workers_started if p.poll() is None]
+            if self._ticks % 2 == 0:
+                self._refresh_store()
+                self.workers_started = [p for p in self.workers_started if p.poll() is None]
 
     def _refresh_store(self) -> None:
         if self.store is None:
             return
         records = self.store.all()              # cached: a stat unless runs.json changed
         active = [r for r in records if r["status"] in ("queued", "running")]
-        if records is not self._listed or (active and self._ticks % 4 == 0):
+        if records is not self._listed or (active and self._ticks % 2 == 0):
             self._listed = records
             reconciled = self._reconciled(self.store)
-            if reconciled != self.query_one(RunsExplorer).records:   # unchanged: no refill, no relayout
+            if reconciled != self.runs_explorer.records:   # unchanged: no refill, no relayout
                 self._set_records(reconciled)
 
     def _refresh_gpu(self) -> None:
         report = self.sampler.latest() if self.sampler is not None else None
-        panel = self.query_one(GpuPanel)
+        panel = self.gpu_panel
         if report is not None and panel.display and not panel.has_class("-hidden"):
             panel.show(report)
         self._status(report)
@@ -217,10 +227,12 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.query_one("#sidebar").toggle_class("-hidden")
 
     def action_toggle_panel(self) -> None:
-        self.query_one(BottomPanel).toggle_class("-hidden")
+        self.bottom.toggle_class("-hidden")
+        if self.bottom.is_mounted:
+            self.bottom.became_visible()
 
     def action_toggle_gpu(self) -> None:
-        self.query_one(GpuPanel).toggle_class("-hidden")
+        self.gpu_panel.toggle_class("-hidden")
         self._refresh_gpu()
 
     def action_show_view(self, view: str) -> None:
@@ -239,9 +251,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
     def show_panel_tab(self, tab: str) -> None:
         from textual.widgets import TabbedContent as Tabs
 
-        panel = self.query_one(BottomPanel)
+        panel = self.bottom
         panel.remove_class("-hidden")
-        panel.query_one(Tabs).active = tab
+        if panel.is_mounted:
+            panel.query_one(Tabs).active = tab
 
     def action_help(self) -> None:
         from tuner_tui.ui.help_screen import HelpScreen
@@ -273,7 +286,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         from tuner_tui.ui.tabs import active_dashboard
 
         dashboard = active_dashboard(self)
-        panel = self.query_one(BottomPanel)
+        panel = self.bottom
         if dashboard is None or (panel.events_run == dashboard.run_id and not force):
             return
         panel.follow_log(Path(dashboard.record["run_dir"]) / "worker.log")

@@ -32,6 +32,8 @@ class BottomPanel(Vertical):
         self.log_path: Path | None = None
         self.log_offset = 0
         self.events_run: str | None = None
+        self._pending_problems: list | None = None
+        self._unshown: list[str] = []           # Events lines waiting for the tab to be visible
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="panel-tabs"):
@@ -44,7 +46,17 @@ class BottomPanel(Vertical):
 
     # ---------------------------------------------------------------------------------------- problems
 
+    def on_mount(self) -> None:
+        if self._pending_problems is not None:
+            self.show_problems(self._pending_problems)
+        refresh = getattr(self.app, "show_active_run_in_panel", None)   # a run opened before we were mounted
+        if refresh is not None:
+            self.call_after_refresh(refresh, True)
+
     def show_problems(self, problems: list) -> None:
+        if not self.is_mounted:           # mounted just after the first frame: show them then
+            self._pending_problems = problems
+            return
         listing = self.query_one("#problems", OptionList)
         listing.clear_options()
         for i, p in enumerate(problems):
@@ -68,6 +80,8 @@ class BottomPanel(Vertical):
 
     def follow_log(self, path: Path | None) -> None:
         """Show the tail of this worker.log and follow it (called when the active run changes)."""
+        if not self.is_mounted:
+            return
         log = self.query_one("#worker-log", Log)
         log.clear()
         self.log_path, self.log_offset = path, 0
@@ -77,12 +91,13 @@ class BottomPanel(Vertical):
 
     def poll_log(self) -> None:
         """Append what the worker wrote since the last poll (a stat when nothing changed)."""
-        if self.log_path is None:
-            return
+        if self.log_path is None or not self.is_mounted or not self.shows("#worker-log"):
+            return                    # read when shown (the offset waits): a hidden Log still relayouts
         try:
             size = self.log_path.stat().st_size
             if size <= self.log_offset:
                 return
+            self.log_offset = max(self.log_offset, size - LOG_TAIL_BYTES)
             with open(self.log_path, "rb") as fh:
                 fh.seek(self.log_offset)
                 chunk = fh.read(size - self.log_offset)
@@ -95,14 +110,37 @@ class BottomPanel(Vertical):
     # ---------------------------------------------------------------------------------------- events
 
     def show_events(self, run_id: str | None, events: list[dict]) -> None:
+        if not self.is_mounted:
+            return
         log = self.query_one("#events-log", Log)
         log.clear()
+        self._unshown.clear()
         self.events_run = run_id
         self.add_events(run_id, events[-1000:])
 
     def add_events(self, run_id: str | None, events: list[dict]) -> None:
-        if run_id != self.events_run or not events:
+        """New events of the shown run. While the Events tab is not visible they wait in a buffer: writing
+        to a hidden Log still costs a layout pass of the screen, every second, for nobody."""
+        if run_id != self.events_run or not events or not self.is_mounted:
             return
-        lines = [describe(e) for e in events if e.get("type") != "memory"]
-        if lines:
-            self.query_one("#events-log", Log).write_lines(lines)
+        self._unshown.extend(describe(e) for e in events if e.get("type") != "memory")
+        self._flush_events()
+
+    def _flush_events(self) -> None:
+        log = self.query_one("#events-log", Log)
+        if self._unshown and self.shows("#events-log"):
+            log.write_lines(self._unshown[-2000:])
+            self._unshown.clear()
+
+    def shows(self, selector: str) -> bool:
+        return not self.has_class("-hidden") and self.query_one(selector).region.area > 0
+
+    def became_visible(self) -> None:
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
+        self._flush_events()
+        self.poll_log()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.became_visible()

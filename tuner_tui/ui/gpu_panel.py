@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -37,6 +36,7 @@ class GpuPanel(Vertical):
     def __init__(self) -> None:
         super().__init__()
         self.history: dict[int, deque] = {}
+        self._off = False
 
     def compose(self) -> ComposeResult:
         yield Static("GPU", classes="sidebar-title")
@@ -44,13 +44,20 @@ class GpuPanel(Vertical):
         yield Sparkline([], id="gpu-history")
         yield Static("", id="gpu-procs")
 
+    def on_mount(self) -> None:
+        if self._off:
+            self.show_off()
+
     def show_off(self) -> None:
+        self._off = True
+        if not self.is_mounted:
+            return
         self.query_one("#gpu-body", Static).update(Text("GPU sampling is off", style="dim"))
         self.query_one("#gpu-history", Sparkline).display = False
 
     def show(self, report) -> None:
         """Render one snapshot from runtime.gpu (or None before the first sample)."""
-        if report is None:
+        if report is None or not self.is_mounted:
             return
         body, procs = self.query_one("#gpu-body", Static), self.query_one("#gpu-procs", Static)
         spark = self.query_one("#gpu-history", Sparkline)
@@ -88,28 +95,30 @@ class GpuPanel(Vertical):
         text.append(f"\n     {human_bytes(used)} / {human_bytes(total)}\n")
         return text
 
-    def _processes(self, report) -> Table | str:
-        table = Table(box=None, show_header=True, padding=(0, 1), header_style="dim")
-        table.add_column("gpu")
-        table.add_column("pid")
-        table.add_column("mem", justify="right")
-        table.add_column("what")
+    # Plain text rows, not rich Tables: these change every second, and a Table is measured and laid out
+    # again on each change (bench/ui_idle.py).
+
+    def _processes(self, report) -> Text:
+        text = Text()
         for gpu in report.gpus:
             for proc in gpu.processes or []:
-                label = f"run {proc.run_id}" if getattr(proc, "run_id", None) else (proc.name or "?")
-                table.add_row(str(gpu.index), str(proc.pid), human_bytes(proc.used_memory),
-                              Text(label, style="bold green" if getattr(proc, "run_id", None) else ""))
-        return table if table.row_count else self._workers(report)
+                run_id = getattr(proc, "run_id", None)
+                label = f"run {run_id}" if run_id else (proc.name or "?")
+                text.append(f"{gpu.index} {proc.pid:>7} {human_bytes(proc.used_memory):>9} ")
+                text.append(f"{label}\n", style="bold green" if run_id else "")
+        if not text:
+            return self._workers(report)
+        header = Text()
+        header.append("gpu     pid       mem what\n", style="dim")
+        return header + text
 
-    def _workers(self, report) -> Table | str:
+    def _workers(self, report) -> Text:
         workers = getattr(report, "workers", None) or []
         if not workers:
-            return ""
-        table = Table(box=None, show_header=True, padding=(0, 1), header_style="dim", title="tuner workers")
-        table.add_column("run")
-        table.add_column("pid")
-        table.add_column("rss", justify="right")
-        table.add_column("cpu", justify="right")
+            return Text("")
+        text = Text()
+        text.append("tuner workers\n", style="italic")
+        text.append("run         pid       rss  cpu\n", style="dim")
         for w in workers:
-            table.add_row(str(w.run_id), str(w.pid), human_bytes(w.rss), na(w.cpu_percent, "%"))
-        return table
+            text.append(f"{w.run_id[:8]:<8} {w.pid:>6} {human_bytes(w.rss):>9} {na(w.cpu_percent, '%'):>4}\n")
+        return text

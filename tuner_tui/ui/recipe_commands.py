@@ -6,6 +6,7 @@ detached worker process, so the UI never waits on training."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from textual import work
@@ -13,7 +14,6 @@ from textual.widgets import TabbedContent
 
 from tuner_tui.ui.bottom_panel import BottomPanel
 from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
-from tuner_tui.ui.recipe_editor import RecipeEditor
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.tabs import active_content, open_tab
 
@@ -30,29 +30,35 @@ class RecipeCommands:
     def on_recipes_explorer_recipe_opened(self, event: RecipesExplorer.RecipeOpened) -> None:
         self.open_recipe(Path(event.entry.path), event.entry.origin)
 
-    def open_recipe(self, path: Path, origin: str) -> RecipeEditor | None:
+    def open_recipe(self, path: Path, origin: str):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as err:
             self.notify(f"cannot open {path}: {err}", severity="error")
             return None
+        from tuner_tui.ui.recipe_editor import RecipeEditor  # TextArea + tree-sitter: not at start-up
+
         tab_id = _tab_id("recipe", f"{origin}-{path.stem}")
         editor, _ = open_tab(self, tab_id, path.name, lambda: RecipeEditor(text, path, origin))
         return editor
 
     def open_draft(self, text: str, parent: dict) -> None:
         """A re-launch draft: the parent's recipe, launched (F5) as a child run that records the parent."""
+        from tuner_tui.ui.recipe_editor import RecipeEditor
+
         path = Path(parent["run_dir"]) / "recipe.yaml"
         tab_id = _tab_id("draft", parent["id"])
         open_tab(self, tab_id, f"✎ {parent['name']}", lambda: RecipeEditor(text, path, "relaunch", parent=parent))
 
-    def active_editor(self) -> RecipeEditor | None:
+    def active_editor(self):
+        """The active tab's RecipeEditor, or None (without importing the editor when none was ever opened)."""
+        module = sys.modules.get("tuner_tui.ui.recipe_editor")
         widget = active_content(self)
-        return widget if isinstance(widget, RecipeEditor) else None
+        return widget if module is not None and isinstance(widget, module.RecipeEditor) else None
 
-    def on_recipe_editor_validated(self, event: RecipeEditor.Validated) -> None:
+    def on_recipe_editor_validated(self, event) -> None:
         if event.editor is self.active_editor() or self.active_editor() is None:
-            self.query_one(BottomPanel).show_problems(event.problems)
+            self.bottom.show_problems(event.problems)
 
     def on_bottom_panel_problem_chosen(self, event: BottomPanel.ProblemChosen) -> None:
         editor = self.active_editor()
@@ -99,7 +105,7 @@ class RecipeCommands:
     def _ask_name(self, value: str, chosen) -> None:
         self.push_screen(TextPromptScreen("Save the recipe as (in your recipes):", "my-recipe", value), chosen)
 
-    def _save(self, editor: RecipeEditor, target: Path, rename: bool = False) -> None:
+    def _save(self, editor, target: Path, rename: bool = False) -> None:
         from tuner_tui.runtime.recipe_catalog import builtin_dir
         from tuner_tui.runtime.run_actions import renamed, save_recipe
 
@@ -132,14 +138,14 @@ class RecipeCommands:
             return
         editor.validate_now()
         if editor.loaded is None:
-            self.query_one(BottomPanel).remove_class("-hidden")
+            self.bottom.remove_class("-hidden")
             self.notify("the recipe has errors: see Problems (Enter on one jumps to its line)", severity="error")
             return
         self.notify("pre-flight: reading the data, estimating memory…")
         self.run_preflight(editor)
 
     @work(thread=True, exclusive=True, group="preflight")
-    def run_preflight(self, editor: RecipeEditor) -> None:
+    def run_preflight(self, editor) -> None:
         from tuner_tui.domain.problems import ProblemsFound
         from tuner_tui.runtime.preflight import preflight
 
@@ -171,8 +177,8 @@ class RecipeCommands:
         return document, fit
 
     def _preflight_failed(self, problems: list) -> None:
-        self.query_one(BottomPanel).remove_class("-hidden")
-        self.query_one(BottomPanel).show_problems(problems)
+        self.bottom.remove_class("-hidden")
+        self.bottom.show_problems(problems)
         self.notify(f"pre-flight stopped the launch: {problems[0].format()}", severity="error", timeout=10)
 
     def _confirm_launch(self, editor, loaded, checked, estimate, fit, samples) -> None:

@@ -27,7 +27,7 @@ class RunCommands:
         dashboard = active_dashboard(self)
         if dashboard is not None:
             return self.record(dashboard.run_id) or dashboard.record
-        run_id = self.query_one(RunsExplorer).selected_id()
+        run_id = self.runs_explorer.selected_id_or_none()
         return self.record(run_id) if run_id else None
 
     def _need_run(self) -> dict | None:
@@ -48,26 +48,22 @@ class RunCommands:
         if record is None:
             return
         title = f"{'▶ ' if record['status'] == 'running' else ''}{record['name']} {run_id[:6]}"
-        _, created = open_tab(self, f"run-{run_id}", title, lambda: RunDashboard(record))
+        dashboard, created = open_tab(self, f"run-{run_id}", title, lambda: RunDashboard(record))
         if created:
-            self.load_run(run_id, record["run_dir"])
+            self.load_run(dashboard, record["run_dir"])
         self.show_active_run_in_panel()
 
     @work(thread=True, group="runs")
-    def load_run(self, run_id: str, run_dir: str) -> None:
-        """The first full read of a run's events (a long run's log is large), then the follower takes over."""
+    def load_run(self, dashboard, run_dir: str) -> None:
+        """The first full read of a run's events (a long run's log is large), then the follower takes over.
+        The dashboard is fed directly: it may not be mounted yet when the read ends."""
         log = EventLog(Path(run_dir) / "events.jsonl")
         events = log.read_new()
-        self.call_from_thread(self._run_loaded, run_id, log, events)
+        self.call_from_thread(self._run_loaded, dashboard, log, events)
 
-    def _run_loaded(self, run_id: str, log: EventLog, events: list[dict]) -> None:
-        from tuner_tui.ui.tabs import dashboards
-
-        for dashboard in dashboards(self):
-            if dashboard.run_id == run_id:
-                dashboard.feed(events)
-                dashboard.loaded = True
-        self.follower.adopt(run_id, log)
+    def _run_loaded(self, dashboard, log: EventLog, events: list[dict]) -> None:
+        dashboard.history_loaded(events)
+        self.follower.adopt(dashboard.run_id, log)
         self.show_active_run_in_panel(force=True)
 
     # ------------------------------------------------------------------------------------------ stop / resume
@@ -150,7 +146,7 @@ class RunCommands:
     def action_compare(self) -> None:
         from tuner_tui.ui.compare_view import CompareView
 
-        explorer = self.query_one(RunsExplorer)
+        explorer = self.runs_explorer
         records = [r for r in (self.record(i) for i in sorted(explorer.marked)) if r]
         if len(records) < 2:
             current = self.current_run()
@@ -238,5 +234,5 @@ class RunCommands:
             return
         self.store.remove(record["id"])
         shutil.rmtree(record["run_dir"], ignore_errors=True)
-        self.query_one(RunsExplorer).marked.discard(record["id"])
+        self.runs_explorer.marked.discard(record["id"])
         self.notify(f"deleted run {record['id']}")

@@ -10,7 +10,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
@@ -22,7 +21,9 @@ from tuner_tui.ui.charts import Chart, vram_lines
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
-REDRAW_S = 1.0
+REDRAW_S = 1.0          # header and summary: step, ETA and loss move every second
+CHART_REDRAW_S = 5.0    # charts: a plotext render costs ~15-60 ms each on a small CPU; a curve of thousands of
+                        # steps gains nothing from redrawing every second (bench/ui_idle.py)
 
 
 def _duration(seconds: float | None) -> str:
@@ -39,6 +40,8 @@ class RunDashboard(VerticalScroll):
         self.record = record
         self.progress = RunProgress()
         self._dirty = True
+        self._charts_dirty = True
+        self._charts_drawn_at = 0.0
         self.loaded = False
         self.recent: deque[dict] = deque(maxlen=1000)      # for the Events panel
 
@@ -61,9 +64,19 @@ class RunDashboard(VerticalScroll):
         yield Static(classes="dash-summary")
 
     def on_mount(self) -> None:
-        self.set_interval(REDRAW_S, self._redraw_if_dirty)
+        self.app_dashboards().add(self)       # the app's one-second tick calls redraw_if_dirty: one frame
         self.on_resize()
         self._redraw()
+
+    def on_unmount(self) -> None:
+        self.app_dashboards().discard(self)
+
+    def app_dashboards(self) -> set:
+        """The app's registry of open dashboards: its tick feeds them without querying the DOM."""
+        registry = getattr(self.app, "open_dashboards", None)
+        if registry is None:
+            registry = self.app.open_dashboards = set()      # type: ignore[attr-defined]
+        return registry
 
     def on_resize(self, event=None) -> None:
         self.query_one(".charts", Grid).styles.grid_size_columns = 2 if self.size.width >= 100 else 1
@@ -71,27 +84,47 @@ class RunDashboard(VerticalScroll):
     def feed(self, events: list[dict]) -> None:
         self.progress.feed(events)
         self.recent.extend(e for e in events if e.get("type") != "memory")
-        self._dirty = True
+        self._dirty = self._charts_dirty = True
 
     def set_record(self, record: dict) -> None:
         if record != self.record:
             self.record = record
             self._dirty = True
 
-    def _redraw_if_dirty(self) -> None:
+    def redraw_if_dirty(self) -> None:
+        if self.region.area == 0:            # a background tab: draw when it is shown again
+            return
         if self._dirty:
             self._redraw()
         elif self.record.get("status") == "running":
             show(self.query_one(".dash-header", Static), self._header())      # the ETA/elapsed tick
 
+    def on_show(self) -> None:
+        self._redraw()
+
+    def history_loaded(self, events: list[dict]) -> None:
+        """The run's log as read at opening: draw the charts now, not at the next chart slot."""
+        self.feed(events)
+        self.loaded, self._charts_drawn_at = True, 0.0
+
     def _redraw(self) -> None:
         self._dirty = False
-        p = self.progress
         show(self.query_one(".dash-header", Static), self._header())
         show(self.query_one(".dash-edits", Static), self._edits())
         failure, failure_text = self.query_one(".dash-failure", Static), self._failure_text()
         failure.set_class(not failure_text, "-hidden")
         show(failure, failure_text)
+        now = time.monotonic()
+        if self._charts_dirty and (now - self._charts_drawn_at >= CHART_REDRAW_S or self.record.get("status")
+                                   not in ("queued", "running")):
+            self._charts_dirty, self._charts_drawn_at = False, now
+            self._draw_charts()
+        elif self._charts_dirty:
+            self._dirty = True                # come back for the charts at the next tick
+        show(self.query_one(".dash-summary", Static), self._summary())
+
+    def _draw_charts(self) -> None:
+        p = self.progress
         warn_steps = [(float(w["step"]), w.get("kind", "")) for w in p.warnings
                       if w.get("kind") in ("overfitting", "loss_spike")]
         self.query_one("#chart-loss", Chart).draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])],
@@ -100,7 +133,6 @@ class RunDashboard(VerticalScroll):
         self.query_one("#chart-vram", Chart).draw(vram_lines(p.memory, p.started_t), xlabel="minutes",
                                                    scatter=True)
         self.query_one("#chart-speed", Chart).draw([("tokens/s", p.series["tokens_per_s"])])
-        show(self.query_one(".dash-summary", Static), self._summary())
 
     # ------------------------------------------------------------------------------------------ text
 
@@ -162,27 +194,28 @@ class RunDashboard(VerticalScroll):
             lines += [f"  {line}" for line in tail]
         return "\n".join(lines)
 
-    def _summary(self) -> Table | str:
+    def _summary(self) -> Text:
+        """Label/value lines as plain text (a rich Table would be measured again on every change)."""
         final = self.record.get("final") or {}
-        p = self.progress
-        table = Table(show_header=False, box=None, padding=(0, 2))
-        table.add_column(style="dim")
-        table.add_column()
+        p, rows = self.progress, []
         started = p.started
         if started:
-            table.add_row("trainable", f"{started.get('trainable_params', 0):,} of {started.get('total_params', 0):,}"
-                          f" params")
-            table.add_row("data", f"{started.get('train_rows', started.get('rows', '?'))} rows")
+            rows.append(("trainable", f"{started.get('trainable_params', 0):,} of {started.get('total_params', 0):,}"
+                                      " params"))
+            rows.append(("data", f"{started.get('train_rows', started.get('rows', '?'))} rows"))
             if started.get("quantized_layers"):
-                table.add_row("quantized", f"{started['quantized_layers']} layers (bitsandbytes)")
+                rows.append(("quantized", f"{started['quantized_layers']} layers (bitsandbytes)"))
         if p.phase_peaks:
-            table.add_row("peak memory", " · ".join(f"{k} {human_bytes(v)}" for k, v in p.phase_peaks.items()))
+            rows.append(("peak memory", " · ".join(f"{k} {human_bytes(v)}" for k, v in p.phase_peaks.items())))
         for key in ("steps", "train_loss", "best_eval_loss", "train_tokens_per_s", "runtime_s"):
             if final.get(key) is not None:
                 value = final[key]
-                table.add_row(key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value))
-        return table if table.row_count else ""
-
+                rows.append((key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)))
+        text = Text()
+        for label, value in rows:
+            text.append(f"{label:<20}", style="dim")
+            text.append(f"{value}\n")
+        return text
 
 def _log_tail(path: Path, lines: int) -> list[str]:
     try:

@@ -57,10 +57,14 @@ class RunsExplorer(Vertical):
         yield table
         yield Static("", id="run-count")
 
+    def on_mount(self) -> None:
+        self.refill()
+
     def set_records(self, records: list[dict]) -> None:
         self.records = records
         self.search = RunSearch(records)
-        self.refill()
+        if self.is_mounted:               # else on_mount fills the table
+            self.refill()
 
     def refill(self) -> None:
         text = self.query_one("#run-filter", Input).value
@@ -109,6 +113,9 @@ class RunsExplorer(Vertical):
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         except Exception:        # the cursor is past the rows (table refilled): nothing selected
             return None
+
+    def selected_id_or_none(self) -> str | None:
+        return self.selected_id() if self.is_mounted else None
 
     def action_toggle_mark(self) -> None:
         run_id = self.selected_id()

@@ -43,12 +43,8 @@ def active_dashboard(app: App):
 
 
 def dashboards(app: App) -> list:
-    import sys
-
-    module = sys.modules.get("tuner_tui.ui.run_dashboard")
-    if module is None:              # no dashboard was ever opened: do not import plotext for nothing
-        return []
-    return list(app.query(module.RunDashboard))
+    """Open dashboards, from the registry they keep on the app (no DOM query: the tick calls this)."""
+    return list(getattr(app, "open_dashboards", ()))
 
 
 async def close_active(app: App) -> None:
