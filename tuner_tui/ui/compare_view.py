@@ -42,10 +42,10 @@ class CompareView(VerticalScroll):
     def compose(self) -> ComposeResult:
         names = ", ".join(f"{r['id']} {r['name']}" for r in self.records)
         yield Static(f"[b]Compare[/b] {names}")
+        yield Static("[b]Recipe differences[/b]")          # what changed first, then what it did
+        yield DataTable(id="compare-diff", cursor_type="row")
         yield Chart("train loss", id="compare-loss")
         yield Chart("eval loss", id="compare-eval")
-        yield Static("[b]Recipe differences[/b]")
-        yield DataTable(id="compare-diff", cursor_type="row")
         yield Static("[b]Final figures[/b]")
         yield DataTable(id="compare-figures", cursor_type="row")
 
