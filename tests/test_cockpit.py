@@ -133,6 +133,10 @@ def test_editor_shows_a_typo_in_problems_with_its_line_and_jumps_there(home):
             await pilot.press("f5")                           # refuses: errors
             await pilot.pause(0.3)
             assert type(app.screen).__name__ != "PreflightScreen"
+            app.query_one("#recipe-tree").focus()             # Enter on an open recipe: back to its editor
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            assert app.focused is area and "rr" in area.text, "the open tab is shown, edits kept"
     run(go())
 
 

@@ -39,7 +39,9 @@ class RecipeCommands:
         from tuner_tui.ui.recipe_editor import RecipeEditor  # TextArea + tree-sitter: not at start-up
 
         tab_id = _tab_id("recipe", f"{origin}-{path.stem}")
-        editor, _ = open_tab(self, tab_id, path.name, lambda: RecipeEditor(text, path, origin))
+        editor, created = open_tab(self, tab_id, path.name, lambda: RecipeEditor(text, path, origin))
+        if not created:                       # already open (maybe edited): show it, keep its text
+            editor.query_one("#recipe-text").focus()
         return editor
 
     def open_draft(self, text: str, parent: dict) -> None:
