@@ -7,7 +7,7 @@ For finding where the cockpit's time goes (not used by the benches' figures):
     TUNER_PROFILE=/tmp/ui.prof TUNER_PROFILE_AFTER=8   cProfile of the UI thread from 8 s after mount to exit
     TUNER_NO_GPU_SAMPLER=1                             the cockpit without its GPU sampler thread
     TUNER_NO_CHARTS=1                                  dashboards without their four plotext charts drawn
-    TUNER_REDRAW_S=5                                   dashboards redrawn every 5 s instead of every second
+    TUNER_REDRAW_S=10                                  dashboard charts redrawn at most every 10 s (default 5)
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _instrument() -> None:
     if os.environ.get("TUNER_REDRAW_S"):
         from tuner_tui.ui import run_dashboard
 
-        run_dashboard.REDRAW_S = float(os.environ["TUNER_REDRAW_S"])
+        run_dashboard.CHART_REDRAW_S = float(os.environ["TUNER_REDRAW_S"])
     target = os.environ.get("TUNER_PROFILE")
     if not target:
         return

@@ -43,14 +43,20 @@ def resolved_recipe(loaded: LoadedRecipe) -> dict:
     return data
 
 
-def create_run(loaded: LoadedRecipe, home: Home, name: str | None = None, origin: str = "path",
-               parent_id: str | None = None, edits: dict | None = None) -> dict:
-    store = RunStore(home)
+def new_run_dir(home: Home) -> tuple[str, Path]:
+    """A fresh run id and its directory (0700), created: ids are random, so a taken one is drawn again."""
     run_id = new_run_id()
     while home.run_dir(run_id).exists():
         run_id = new_run_id()
     run_dir = home.run_dir(run_id)
     run_dir.mkdir(mode=0o700)
+    return run_id, run_dir
+
+
+def create_run(loaded: LoadedRecipe, home: Home, name: str | None = None, origin: str = "path",
+               parent_id: str | None = None, edits: dict | None = None) -> dict:
+    store = RunStore(home)
+    run_id, run_dir = new_run_dir(home)
     recipe = loaded.recipe
     header = f"# Resolved recipe of run {run_id} (from {loaded.path or 'text'}); tuner resume/relaunch read it.\n"
     text = header + yaml.safe_dump(resolved_recipe(loaded), sort_keys=False, allow_unicode=True)

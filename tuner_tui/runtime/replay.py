@@ -95,16 +95,12 @@ def start_replay(home: Any, source_events: Path | str, name: str = "replay", rat
     import psutil
     import yaml
 
-    from tuner_tui.domain.runs import new_run_id
+    from tuner_tui.runtime.launcher import new_run_dir
     from tuner_tui.runtime.store import RunStore
 
     source = Path(source_events).resolve()
     store = RunStore(home)
-    run_id = new_run_id()
-    while home.run_dir(run_id).exists():
-        run_id = new_run_id()
-    run_dir = home.run_dir(run_id)
-    run_dir.mkdir(mode=0o700)
+    run_id, run_dir = new_run_dir(home)
     recipe: dict = {}
     if (source.parent / "recipe.yaml").is_file():
         shutil.copyfile(source.parent / "recipe.yaml", run_dir / "recipe.yaml")

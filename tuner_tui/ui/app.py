@@ -72,6 +72,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.sampler = None                     # runtime.gpu.GpuSampler
         self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
         self._ticks = 0
+        self.open_dashboards: set = set()       # RunDashboards register here: the tick feeds them, no DOM query
         # Mounted right after the first frame (Textual's Lazy): the first frame is the explorer, the editor
         # area and the status bar, as fast as a bare app; these follow a few ms later. Until then they are
         # plain objects: their methods keep what they are given and show it once mounted.

@@ -21,7 +21,6 @@ from tuner_tui.ui.charts import Chart, vram_lines
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
-REDRAW_S = 1.0          # header and summary: step, ETA and loss move every second
 CHART_REDRAW_S = 5.0    # charts: a plotext render costs ~15-60 ms each on a small CPU; a curve of thousands of
                         # steps gains nothing from redrawing every second (bench/ui_idle.py)
 
@@ -42,7 +41,6 @@ class RunDashboard(VerticalScroll):
         self._dirty = True
         self._charts_dirty = True
         self._charts_drawn_at = 0.0
-        self.loaded = False
         self.recent: deque[dict] = deque(maxlen=1000)      # for the Events panel
 
     def events_for_panel(self) -> list[dict]:
@@ -64,19 +62,12 @@ class RunDashboard(VerticalScroll):
         yield Static(classes="dash-summary")
 
     def on_mount(self) -> None:
-        self.app_dashboards().add(self)       # the app's one-second tick calls redraw_if_dirty: one frame
+        self.app.open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
         self.on_resize()
         self._redraw()
 
     def on_unmount(self) -> None:
-        self.app_dashboards().discard(self)
-
-    def app_dashboards(self) -> set:
-        """The app's registry of open dashboards: its tick feeds them without querying the DOM."""
-        registry = getattr(self.app, "open_dashboards", None)
-        if registry is None:
-            registry = self.app.open_dashboards = set()      # type: ignore[attr-defined]
-        return registry
+        self.app.open_dashboards.discard(self)
 
     def on_resize(self, event=None) -> None:
         self.query_one(".charts", Grid).styles.grid_size_columns = 2 if self.size.width >= 100 else 1
@@ -105,7 +96,7 @@ class RunDashboard(VerticalScroll):
     def history_loaded(self, events: list[dict]) -> None:
         """The run's log as read at opening: draw the charts now, not at the next chart slot."""
         self.feed(events)
-        self.loaded, self._charts_drawn_at = True, 0.0
+        self._charts_drawn_at = 0.0
 
     def _redraw(self) -> None:
         self._dirty = False

@@ -44,7 +44,7 @@ def active_dashboard(app: App):
 
 def dashboards(app: App) -> list:
     """Open dashboards, from the registry they keep on the app (no DOM query: the tick calls this)."""
-    return list(getattr(app, "open_dashboards", ()))
+    return list(app.open_dashboards)
 
 
 async def close_active(app: App) -> None:
