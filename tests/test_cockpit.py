@@ -162,7 +162,7 @@ def test_saving_a_built_in_recipe_asks_a_name_and_makes_your_copy_that_still_fin
             tree = app.query_one("#recipe-tree")
             yours = [str(n.label) for n in tree.root.children[1].children]
             assert "my-demo" in yours
-            assert str(app.query_one("#editors").get_tab(app.query_one("#editors").active).label) == "my-demo.yaml"
+            assert app.query_one("#editors").label_of(app.query_one("#editors").active) == "my-demo.yaml"
             editor = app.active_editor()
             assert not editor.dirty and "yours" in text_of(editor.query_one(".editor-header"))
             await pilot.press("ctrl+shift+s")                 # an invalid name is asked again, text kept

@@ -4,11 +4,11 @@ so `tuner --help`, `tuner recipes` and `tuner validate` never pay for torch/tran
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import sys
 
 from tuner_tui import __version__
-from tuner_tui.domain.run_query import SORT_FIELDS
 
 EPILOG = "RUN accepts a unique prefix of a run id. Exit codes: 0 ok, 1 failed, 2 usage."
 
@@ -34,6 +34,8 @@ def _force_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tuner_tui.domain.run_query import SORT_FIELDS
+
     parser = argparse.ArgumentParser(prog="tuner", description="Fine-tune LLMs from the terminal: recipes, "
                                      "runs that survive disconnects, history.", epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"tuner {__version__}")
@@ -175,7 +177,8 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     if not (sys.argv[1:] if argv is None else argv):
         # `tuner` alone opens the cockpit: skip building ~25 subparsers (start-up is measured against a bare
-        # Textual app, bench/ui_startup.py).
+        # Textual app, bench/ui_startup.py). The collector is paused from here to the first frame (cmd_cockpit).
+        gc.disable()
         from tuner_tui.commands.cockpit import cmd_cockpit
         from tuner_tui.commands.common import guarded
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import shlex
 import sys
@@ -17,6 +18,10 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):
         err.print("the cockpit needs a terminal (stdin and stdout are not one); `tuner --help` lists the commands")
         return 2
+    # Start-up allocates a few hundred thousand long-lived objects (modules, widgets, styles); the collector
+    # would walk them again and again, ~100 ms before the first frame. The app turns it back on right after
+    # that frame (TunerApp.resume_gc), with those objects frozen out of later collections.
+    gc.disable()
     from tuner_tui.runtime.home import Home
     from tuner_tui.ui.app import TunerApp
 

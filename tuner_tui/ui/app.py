@@ -8,26 +8,26 @@ the GPU panel drawn from the sampler thread's latest snapshot."""
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
+from functools import cached_property
 from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
-from textual.widgets import ContentSwitcher, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher
 
 from tuner_tui.runtime.follower import RunFollower
 from tuner_tui.runtime.home import Home
 from tuner_tui.ui.activity_bar import ActivityBar
-from tuner_tui.ui.bottom_panel import BottomPanel
-from tuner_tui.ui.gpu_panel import GpuPanel
+from tuner_tui.ui.after_first_frame import AfterFirstFrame
+from tuner_tui.ui.editor_tabs import EditorTabs, Pane
 from tuner_tui.ui.recipe_commands import RecipeCommands
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.run_commands import RunCommands
-from tuner_tui.ui.runs_explorer import RunsExplorer
 from tuner_tui.ui.status_bar import StatusBar
 from tuner_tui.ui.welcome import Welcome
 
@@ -73,13 +73,32 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
         self._ticks = 0
         self.open_dashboards: set = set()       # RunDashboards register here: the tick feeds them, no DOM query
-        # Mounted right after the first frame (Textual's Lazy): the first frame is the explorer, the editor
-        # area and the status bar, as fast as a bare app; these follow a few ms later. Until then they are
-        # plain objects: their methods keep what they are given and show it once mounted.
-        self.bottom = BottomPanel()
-        self.gpu_panel = GpuPanel()
-        self.runs_explorer = RunsExplorer(id="runs-view")
-        self.runs_explorer.display = False          # the ContentSwitcher shows recipes first
+        self.status_bar = StatusBar()
+
+    # The first frame is the Recipes explorer, the editor area and the status bar, as fast as a bare app. The
+    # bottom panel, the GPU panel and the Runs explorer (and the modules behind them: DataTable, Input, Log,
+    # OptionList, Sparkline) follow a few ms later (AfterFirstFrame). Until mounted they are plain objects:
+    # their methods keep what they are given and show it once mounted.
+
+    @cached_property
+    def bottom(self):
+        from tuner_tui.ui.bottom_panel import BottomPanel
+
+        return BottomPanel()
+
+    @cached_property
+    def gpu_panel(self):
+        from tuner_tui.ui.gpu_panel import GpuPanel
+
+        return GpuPanel()
+
+    @cached_property
+    def runs_explorer(self):
+        from tuner_tui.ui.runs_explorer import RunsExplorer
+
+        explorer = RunsExplorer(id="runs-view")
+        explorer.display = False                    # the ContentSwitcher shows recipes first
+        return explorer
 
     # ------------------------------------------------------------------------------------------ layout
 
@@ -88,17 +107,18 @@ class TunerApp(RecipeCommands, RunCommands, App):
             yield ActivityBar()
             with ContentSwitcher(initial="recipes-view", id="sidebar"):
                 yield RecipesExplorer(id="recipes-view")
-                yield Lazy(self.runs_explorer)
+                yield AfterFirstFrame(lambda: self.runs_explorer)
             with Vertical(id="center"):
-                with TabbedContent(id="editors"), TabPane("Welcome", id="tab-welcome"):
-                    yield Welcome(str(self.home.root))
-                yield Lazy(self.bottom)
-            yield Lazy(self.gpu_panel)
-        yield StatusBar()
+                yield EditorTabs(Pane("Welcome", Welcome(str(self.home.root)), id="tab-welcome"), id="editors")
+                yield AfterFirstFrame(lambda: self.bottom)
+            yield AfterFirstFrame(lambda: self.gpu_panel)
+        yield self.status_bar
 
     def on_mount(self) -> None:
         self.query_one(ActivityBar).show_active("recipes")
         self._apply_width(self.size.width)
+        if not gc.isenabled():                  # paused by `tuner` for start-up (commands/cockpit.py)
+            self.call_after_refresh(self.resume_gc)
         if self.exit_on_first_frame:
             self.call_after_refresh(self.exit)
             return
@@ -118,6 +138,14 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.screen.set_class(narrow, "-narrow")
         if narrow:
             self.gpu_panel.add_class("-hidden")
+
+    @staticmethod
+    def resume_gc() -> None:
+        """After the first frame: collect start-up's garbage once, then freeze what survived (modules, styles,
+        the widget tree) so later collections, while the cockpit idles, do not walk it again."""
+        gc.collect()
+        gc.freeze()
+        gc.enable()
 
     # ------------------------------------------------------------------------------------------ loading
 
@@ -220,7 +248,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
             gpu = "GPU: sampling…" if self.sampler else "GPU: off"
         active = sum(1 for r in self.records if r["status"] in ("queued", "running"))
         home = str(self.home.root).replace(os.path.expanduser("~"), "~", 1)
-        self.query_one(StatusBar).show(gpu, active, home)
+        self.status_bar.show(gpu, active, home)     # no query: the tick may run while the app shuts down
 
     # ------------------------------------------------------------------------------------------ views
 
@@ -243,8 +271,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.query_one("#sidebar").remove_class("-hidden")
         self.query_one("#sidebar", ContentSwitcher).current = f"{view}-view"
         self.query_one(ActivityBar).show_active(view)
-        target = "#recipe-tree" if view == "recipes" else "#run-table"
-        self.query_one(target).focus()
+        if view == "recipes":
+            self.query_one(RecipesExplorer).recipe_tree.focus()
+        else:
+            self.query_one("#run-table").focus()
 
     def on_activity_bar_view_chosen(self, event: ActivityBar.ViewChosen) -> None:
         self.action_show_view(event.view)
@@ -269,8 +299,8 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self._cycle_tab(-1)
 
     def _cycle_tab(self, step: int) -> None:
-        tabs = self.query_one("#editors", TabbedContent)
-        panes = [p.id for p in tabs.query(TabPane) if p.parent is tabs.query_one(ContentSwitcher)]
+        tabs = self.query_one("#editors", EditorTabs)
+        panes = tabs.pane_ids()
         if panes and tabs.active in panes:
             tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
 
@@ -279,9 +309,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
 
         await close_active(self)
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.tabbed_content.id == "editors":
-            self.show_active_run_in_panel()
+    def on_editor_tabs_activated(self, event: EditorTabs.Activated) -> None:
+        self.show_active_run_in_panel()
+
+    async def on_editor_tabs_close_requested(self, event: EditorTabs.CloseRequested) -> None:
+        tabs = self.query_one("#editors", EditorTabs)
+        tabs.active = event.pane_id                 # the × of a background tab: close that one
+        await self.action_close_tab()
 
     def show_active_run_in_panel(self, force: bool = False) -> None:
         from tuner_tui.ui.tabs import active_dashboard

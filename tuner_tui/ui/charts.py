@@ -4,6 +4,9 @@ module is only imported when the first dashboard or comparison opens, never at s
 
 from __future__ import annotations
 
+import time
+
+from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from tuner_tui.domain.series import downsample
@@ -20,9 +23,16 @@ class Chart(PlotextPlot):
     def __init__(self, title: str, id: str | None = None) -> None:
         super().__init__(id=id, classes="chart")
         self.title = title
+        self.render_s = 0.0          # what the last render cost: dashboards pace their redraws with it
 
     def on_mount(self) -> None:
         self.plt.title(self.title)
+
+    def render(self) -> RenderResult:
+        began = time.perf_counter()
+        rendered = super().render()
+        self.render_s = time.perf_counter() - began
+        return rendered
 
     def draw(self, lines: list[tuple[str, list[tuple[float, float]]]], xlabel: str = "step",
              markers: list[tuple[float, str]] | None = None, scatter: bool = False) -> None:

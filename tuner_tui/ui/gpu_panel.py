@@ -37,12 +37,16 @@ class GpuPanel(Vertical):
         super().__init__()
         self.history: dict[int, deque] = {}
         self._off = False
+        # Held, not queried: shown once a second.
+        self.body = Static("waiting for the first sample…", classes="gpu-body", id="gpu-body")
+        self.spark = Sparkline([], id="gpu-history")
+        self.procs = Static("", id="gpu-procs")
 
     def compose(self) -> ComposeResult:
         yield Static("GPU", classes="sidebar-title")
-        yield Static("waiting for the first sample…", classes="gpu-body", id="gpu-body")
-        yield Sparkline([], id="gpu-history")
-        yield Static("", id="gpu-procs")
+        yield self.body
+        yield self.spark
+        yield self.procs
 
     def on_mount(self) -> None:
         if self._off:
@@ -52,15 +56,14 @@ class GpuPanel(Vertical):
         self._off = True
         if not self.is_mounted:
             return
-        self.query_one("#gpu-body", Static).update(Text("GPU sampling is off", style="dim"))
-        self.query_one("#gpu-history", Sparkline).display = False
+        self.body.update(Text("GPU sampling is off", style="dim"))
+        self.spark.display = False
 
     def show(self, report) -> None:
         """Render one snapshot from runtime.gpu (or None before the first sample)."""
         if report is None or not self.is_mounted:
             return
-        body, procs = self.query_one("#gpu-body", Static), self.query_one("#gpu-procs", Static)
-        spark = self.query_one("#gpu-history", Sparkline)
+        body, procs, spark = self.body, self.procs, self.spark
         host = self._host(report)
         if not report.gpus:
             show(body, Text(f"{report.reason or 'no GPU'}\n\n", style="yellow") + host)

@@ -8,14 +8,15 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
-from textual.widgets import TabbedContent
 
-from tuner_tui.ui.bottom_panel import BottomPanel
-from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.tabs import active_content, open_tab
+
+if TYPE_CHECKING:                   # imported when first used: not needed for the first frame
+    from tuner_tui.ui.bottom_panel import BottomPanel
 
 
 def _tab_id(prefix: str, name: str) -> str:
@@ -97,6 +98,8 @@ class RecipeCommands:
                 return
             target = self.home.recipes_dir / f"{stem}.yaml"
             if target.exists() and target != editor.path:
+                from tuner_tui.ui.dialogs import ConfirmScreen
+
                 self.push_screen(ConfirmScreen(f"{target} exists. Replace it?", yes="Replace"),
                                  lambda ok: ok and self._save(editor, target, rename=True))
             else:
@@ -105,6 +108,8 @@ class RecipeCommands:
         self._ask_name(suggest or editor.name_hint, chosen)
 
     def _ask_name(self, value: str, chosen) -> None:
+        from tuner_tui.ui.dialogs import TextPromptScreen
+
         self.push_screen(TextPromptScreen("Save the recipe as (in your recipes):", "my-recipe", value), chosen)
 
     def _save(self, editor, target: Path, rename: bool = False) -> None:
@@ -122,7 +127,7 @@ class RecipeCommands:
         editor.saved_as(target, target.read_text(encoding="utf-8"))
         pane = editor.parent
         if pane is not None and pane.id:
-            self.query_one("#editors", TabbedContent).get_tab(pane.id).label = target.name
+            self.query_one("#editors").set_label(pane.id, target.name)
         self.notify(f"saved {target}" + "".join(f"\n{n}" for n in notes))
         self.load_home()
 

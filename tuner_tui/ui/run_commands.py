@@ -8,12 +8,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from textual import work
 
 from tuner_tui.runtime.event_log import EventLog
-from tuner_tui.ui.dialogs import ConfirmScreen, TextPromptScreen
-from tuner_tui.ui.runs_explorer import RunsExplorer
 from tuner_tui.ui.tabs import active_dashboard, open_tab
+
+if TYPE_CHECKING:                   # imported when first used: not needed for the first frame
+    from tuner_tui.ui.runs_explorer import RunsExplorer
 
 
 class RunCommands:
@@ -77,6 +80,8 @@ class RunCommands:
             return
         question = (f"Stop run {record['id']} ({record['name']})?\nIt saves a checkpoint at the end of the "
                     f"current step; you can resume it later.")
+        from tuner_tui.ui.dialogs import ConfirmScreen
+
         self.push_screen(ConfirmScreen(question, yes="Stop"), lambda ok: ok and self.stop_in_background(record))
 
     @work(thread=True, group="stop")
@@ -199,6 +204,8 @@ class RunCommands:
                 self.store.update(record["id"], tags=tags)
                 self.notify(f"tagged {record['id']}: {', '.join(tags)}")
 
+        from tuner_tui.ui.dialogs import TextPromptScreen
+
         self.push_screen(TextPromptScreen(f"Tag run {record['id']}:", "e.g. baseline"), chosen)
 
     def action_note(self) -> None:
@@ -210,6 +217,8 @@ class RunCommands:
             if note is not None and self.store is not None:
                 self.store.update(record["id"], notes=note)
                 self.notify(f"note saved on {record['id']}")
+
+        from tuner_tui.ui.dialogs import TextPromptScreen
 
         self.push_screen(TextPromptScreen(f"Note on run {record['id']}:", "what you learned",
                                           record.get("notes") or ""), chosen)
@@ -227,6 +236,8 @@ class RunCommands:
         if children:
             question += (f"\n{len(children)} run(s) were re-launched from it ({', '.join(children[:5])}): they keep "
                          "their own recipes and figures, but lose their parent for comparisons.")
+        from tuner_tui.ui.dialogs import ConfirmScreen
+
         self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: ok and self._delete(record))
 
     def _delete(self, record: dict) -> None:

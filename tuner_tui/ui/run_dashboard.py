@@ -21,8 +21,12 @@ from tuner_tui.ui.charts import Chart, vram_lines
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
-CHART_REDRAW_S = 5.0    # charts: a plotext render costs ~15-60 ms each on a small CPU; a curve of thousands of
-                        # steps gains nothing from redrawing every second (bench/ui_idle.py)
+# Charts of a live run: a plotext render costs ~10-30 ms per chart on a small CPU, and a curve of thousands of
+# steps gains nothing from a redraw every second (the header does tick every second). They are redrawn at most
+# every CHART_REDRAW_S, and less often when their last renders were slow: drawing them is kept under
+# CHART_CPU_SHARE of one core (bench/ui_idle.py). A finished run's charts are drawn at once.
+CHART_REDRAW_S = 5.0
+CHART_CPU_SHARE = 0.003
 
 
 def _duration(seconds: float | None) -> str:
@@ -42,6 +46,14 @@ class RunDashboard(VerticalScroll):
         self._charts_dirty = True
         self._charts_drawn_at = 0.0
         self.recent: deque[dict] = deque(maxlen=1000)      # for the Events panel
+        # Held, not queried: the app's tick updates them every second.
+        self.header = Static(classes="dash-header")
+        self.edits = Static(classes="dash-edits")
+        self.failure = Static(classes="dash-failure -hidden")
+        self.summary = Static(classes="dash-summary")
+        self.charts = {key: Chart(title, id=f"chart-{key}") for key, title in (
+            ("loss", "loss (train, eval)"), ("lr", "learning rate"), ("vram", "memory (GiB) by phase"),
+            ("speed", "tokens/s"))}
 
     def events_for_panel(self) -> list[dict]:
         return list(self.recent)
@@ -51,15 +63,12 @@ class RunDashboard(VerticalScroll):
         return self.record["id"]
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="dash-header")
-        yield Static(classes="dash-edits")
-        yield Static(classes="dash-failure -hidden")
+        yield self.header
+        yield self.edits
+        yield self.failure
         with Grid(classes="charts"):
-            yield Chart("loss (train, eval)", id="chart-loss")
-            yield Chart("learning rate", id="chart-lr")
-            yield Chart("memory (GiB) by phase", id="chart-vram")
-            yield Chart("tokens/s", id="chart-speed")
-        yield Static(classes="dash-summary")
+            yield from self.charts.values()
+        yield self.summary
 
     def on_mount(self) -> None:
         self.app.open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
@@ -88,7 +97,7 @@ class RunDashboard(VerticalScroll):
         if self._dirty:
             self._redraw()
         elif self.record.get("status") == "running":
-            show(self.query_one(".dash-header", Static), self._header())      # the ETA/elapsed tick
+            show(self.header, self._header())      # the ETA/elapsed tick
 
     def on_show(self) -> None:
         self._redraw()
@@ -100,30 +109,32 @@ class RunDashboard(VerticalScroll):
 
     def _redraw(self) -> None:
         self._dirty = False
-        show(self.query_one(".dash-header", Static), self._header())
-        show(self.query_one(".dash-edits", Static), self._edits())
-        failure, failure_text = self.query_one(".dash-failure", Static), self._failure_text()
-        failure.set_class(not failure_text, "-hidden")
-        show(failure, failure_text)
+        show(self.header, self._header())
+        show(self.edits, self._edits())
+        failure_text = self._failure_text()
+        self.failure.set_class(not failure_text, "-hidden")
+        show(self.failure, failure_text)
         now = time.monotonic()
-        if self._charts_dirty and (now - self._charts_drawn_at >= CHART_REDRAW_S or self.record.get("status")
-                                   not in ("queued", "running")):
+        if self._charts_dirty and (now - self._charts_drawn_at >= self._chart_interval_s()
+                                   or self.record.get("status") not in ("queued", "running")):
             self._charts_dirty, self._charts_drawn_at = False, now
             self._draw_charts()
         elif self._charts_dirty:
             self._dirty = True                # come back for the charts at the next tick
-        show(self.query_one(".dash-summary", Static), self._summary())
+        show(self.summary, self._summary())
+
+    def _chart_interval_s(self) -> float:
+        return max(CHART_REDRAW_S, sum(c.render_s for c in self.charts.values()) / CHART_CPU_SHARE)
 
     def _draw_charts(self) -> None:
         p = self.progress
         warn_steps = [(float(w["step"]), w.get("kind", "")) for w in p.warnings
                       if w.get("kind") in ("overfitting", "loss_spike")]
-        self.query_one("#chart-loss", Chart).draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])],
-                                                   markers=warn_steps)
-        self.query_one("#chart-lr", Chart).draw([("lr", p.series["learning_rate"])])
-        self.query_one("#chart-vram", Chart).draw(vram_lines(p.memory, p.started_t), xlabel="minutes",
-                                                   scatter=True)
-        self.query_one("#chart-speed", Chart).draw([("tokens/s", p.series["tokens_per_s"])])
+        charts = self.charts
+        charts["loss"].draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])], markers=warn_steps)
+        charts["lr"].draw([("lr", p.series["learning_rate"])])
+        charts["vram"].draw(vram_lines(p.memory, p.started_t), xlabel="minutes", scatter=True)
+        charts["speed"].draw([("tokens/s", p.series["tokens_per_s"])])
 
     # ------------------------------------------------------------------------------------------ text
 

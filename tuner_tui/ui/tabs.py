@@ -6,23 +6,23 @@ from collections.abc import Callable
 
 from textual.app import App
 from textual.widget import Widget
-from textual.widgets import TabbedContent, TabPane
+
+from tuner_tui.ui.editor_tabs import EditorTabs, Pane
 
 
-def editors(app: App) -> TabbedContent:
-    return app.query_one("#editors", TabbedContent)
+def editors(app: App) -> EditorTabs:
+    return app.query_one("#editors", EditorTabs)
 
 
 def open_tab(app: App, tab_id: str, title: str, make: Callable[[], Widget]) -> tuple[Widget, bool]:
     """Activate tab_id, creating its content with make() when absent: (content, created)."""
     tabs = editors(app)
-    existing = tabs.query(f"#{tab_id}")
-    if existing:
+    pane = tabs.get_pane(tab_id)
+    if pane is not None:
         tabs.active = tab_id
-        pane = existing.first()
-        return pane.children[0], False
+        return pane.content, False
     content = make()
-    tabs.add_pane(TabPane(title, content, id=tab_id))
+    tabs.add_pane(Pane(title, content, id=tab_id))
     tabs.active = tab_id
     return content, True
 
@@ -32,7 +32,9 @@ def active_content(app: App) -> Widget | None:
     if not tabs.active:
         return None
     pane = tabs.get_pane(tabs.active)
-    return pane.children[0] if pane.children else None
+    if pane is None:
+        return None
+    return pane.content
 
 
 def active_dashboard(app: App):

@@ -1,0 +1,191 @@
+"""The editor area: a one-line strip of tabs (VS Code style: click a tab to show it, click its × to close it)
+over the open panes, one shown at a time.
+
+Not Textual's TabbedContent: that is eight widgets deep (tabs, scroll container, underline, switcher, ...),
+which cost ~50 ms of the first frame and a re-render of each level in every frame of a live run
+(bench/ui_startup.py, bench/ui_idle.py). This is two widgets plus the panes. Keys: Ctrl+Tab / Ctrl+PgDn and
+Ctrl+Shift+Tab / Ctrl+PgUp switch tabs, Ctrl+W closes one (the app's bindings)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.events import Click
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Static
+
+CLOSE = "×"
+
+
+class Pane(Vertical):
+    """One tab's content, under the id the tab is known by."""
+
+    def __init__(self, title: str, content: Widget, id: str) -> None:
+        super().__init__(content, id=id)
+        self.title, self.content = title, content
+
+
+class TabStrip(Static):
+    COMPONENT_CLASSES = {"tab-strip--active", "tab-strip--close"}
+
+    active: reactive[str | None] = reactive(None, layout=False)
+
+    class Clicked(Message):
+        def __init__(self, pane_id: str, close: bool) -> None:
+            super().__init__()
+            self.pane_id, self.close = pane_id, close
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tabs: dict[str, str] = {}                    # pane id -> label, in order
+        self._spans: list[tuple[int, int, int, str]] = []  # (start, close_x, end, pane id) as last drawn
+
+    def set_tabs(self, tabs: dict[str, str]) -> None:
+        self.tabs = dict(tabs)
+        self.refresh()
+
+    def render(self):
+        from rich.text import Text
+
+        items = [(pane_id, f" {label} ", f"{CLOSE} ") for pane_id, label in self.tabs.items()]
+        widths = [len(label) + len(close) for _, label, close in items]
+        ids = [pane_id for pane_id, _, _ in items]
+        # Too many tabs for the width: start late enough that the active one is seen, and say so with ‹.
+        start, room = 0, max(1, self.size.width - 1)
+        last = ids.index(self.active) if self.active in ids else len(ids) - 1
+        while start < last and sum(widths[start:last + 1]) > room:
+            start += 1
+        text, x = Text(no_wrap=True, overflow="crop"), 0
+        if start:
+            text.append("‹")
+            x = 1
+        active_style = self.get_component_rich_style("tab-strip--active", partial=True)
+        close_style = self.get_component_rich_style("tab-strip--close", partial=True)
+        self._spans = []
+        for pane_id, label, close in items[start:]:
+            style = active_style if pane_id == self.active else ""
+            text.append(label, style=style)
+            text.append(close, style=style + close_style if style else close_style)
+            self._spans.append((x, x + len(label), x + len(label) + len(close), pane_id))
+            x += len(label) + len(close)
+        return text
+
+    def on_click(self, event: Click) -> None:
+        for start, close_x, end, pane_id in self._spans:
+            if start <= event.x < end:
+                self.post_message(self.Clicked(pane_id, close=close_x <= event.x < end - 1))
+                return
+
+
+class EditorTabs(Vertical):
+    class Activated(Message):
+        """A tab became the shown one (by a click, a key or the code)."""
+
+        def __init__(self, tabs: EditorTabs, pane_id: str) -> None:
+            super().__init__()
+            self.tabs, self.pane_id = tabs, pane_id
+
+        @property
+        def control(self) -> EditorTabs:
+            return self.tabs
+
+    class CloseRequested(Message):
+        def __init__(self, pane_id: str) -> None:
+            super().__init__()
+            self.pane_id = pane_id
+
+    def __init__(self, *panes: Pane, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.strip = TabStrip()
+        self.panes = Vertical(*panes, id="editor-panes")
+        self._active: str | None = None
+        self._adding: list[Widget] = []                       # panes given to add_pane, maybe not mounted yet
+        self._titles = {pane.id: pane.title for pane in panes if pane.id}
+        for pane in panes[1:]:
+            pane.display = False
+        if panes:
+            self._active = panes[0].id
+        self.strip.set_tabs(self._titles)
+        self.strip.active = self._active
+
+    def compose(self) -> ComposeResult:
+        yield self.strip
+        yield self.panes
+
+    # ------------------------------------------------------------------------------------------ queries
+
+    @property
+    def active(self) -> str | None:
+        return self._active
+
+    @active.setter
+    def active(self, pane_id: str) -> None:
+        if pane_id not in self._titles:
+            raise ValueError(f"no tab {pane_id!r}")
+        changed = pane_id != self._active
+        self._active = pane_id
+        for pane in self.panes.children:
+            pane.display = pane.id == pane_id
+        for pane in self._pending:
+            pane.display = pane.id == pane_id
+        self.strip.active = pane_id
+        if changed:
+            self.post_message(self.Activated(self, pane_id))
+
+    @property
+    def _pending(self) -> list[Widget]:
+        return [p for p in self._adding if not p.is_mounted]
+
+    def pane_ids(self) -> list[str]:
+        return list(self._titles)
+
+    def get_pane(self, pane_id: str) -> Pane | None:
+        for pane in [*self.panes.children, *self._pending]:
+            if pane.id == pane_id:
+                return pane                                   # type: ignore[return-value]
+        return None
+
+    def label_of(self, pane_id: str) -> str:
+        return self._titles[pane_id]
+
+    # ------------------------------------------------------------------------------------------ changes
+
+    def add_pane(self, pane: Pane):
+        """Mount `pane` (hidden until made active); returns the mount's awaitable."""
+        self._titles[pane.id] = pane.title                    # type: ignore[index]
+        self.strip.set_tabs(self._titles)
+        pane.display = False
+        self._adding = [p for p in self._adding if not p.is_mounted] + [pane]
+        return self.panes.mount(pane)
+
+    def set_label(self, pane_id: str, label: str) -> None:
+        self._titles[pane_id] = label
+        self.strip.set_tabs(self._titles)
+
+    async def remove_pane(self, pane_id: str) -> None:
+        """Close a tab; the one to its right (else its left) is shown next, as in VS Code."""
+        ids = self.pane_ids()
+        if pane_id not in ids:
+            return
+        position = ids.index(pane_id)
+        del self._titles[pane_id]
+        pane = self.get_pane(pane_id)
+        if pane is not None:
+            await pane.remove()
+        rest = self.pane_ids()
+        self.strip.set_tabs(self._titles)
+        if pane_id == self._active:
+            self._active = None
+            if rest:
+                self.active = rest[min(position, len(rest) - 1)]
+            else:
+                self.strip.active = None
+
+    def on_tab_strip_clicked(self, event: TabStrip.Clicked) -> None:
+        event.stop()
+        if event.close:
+            self.post_message(self.CloseRequested(event.pane_id))
+        else:
+            self.active = event.pane_id
