@@ -104,6 +104,40 @@ def test_help_and_the_command_palette_list_the_actions(home):
     run(go())
 
 
+def test_editor_tabs_click_to_show_click_the_cross_to_close_and_keep_the_active_one_in_view(home):
+    from tuner_tui.runtime.recipe_catalog import builtin_dir
+    from tuner_tui.ui.editor_tabs import TabStrip
+
+    async def click_tab(pilot, strip, pane_id: str, on_close: bool = False) -> None:
+        start, close_x, end, _ = next(s for s in strip._spans if s[3] == pane_id)
+        await pilot.click(TabStrip, offset=(close_x if on_close else start + 1, 0))
+        await pilot.pause(0.2)
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(app, pilot)
+            tabs, strip = app.query_one("#editors"), app.query_one(TabStrip)
+            for name in ("demo", "smoke", "full-qwen2.5-0.5b", "lora-qwen2.5-7b"):
+                app.open_recipe(builtin_dir() / f"{name}.yaml", "built-in")
+                await pilot.pause(0.2)
+            assert tabs.pane_ids()[0] == "tab-welcome" and len(tabs.pane_ids()) == 5
+            rendered = str(strip.render())
+            assert "lora-qwen2.5-7b.yaml" in rendered, "the active tab is drawn even when the tabs overflow"
+            assert rendered.startswith("‹"), "tabs scrolled off to the left are signalled"
+            await pilot.press("ctrl+pagedown")                  # wraps round to the first tab
+            await pilot.pause(0.2)
+            assert tabs.active == "tab-welcome"
+            assert app.query_one("Welcome").region.area > 0
+            demo = next(i for i in tabs.pane_ids() if "demo" in i)
+            await click_tab(pilot, strip, demo)
+            assert tabs.active == demo and app.active_editor() is not None
+            await click_tab(pilot, strip, demo, on_close=True)
+            assert demo not in tabs.pane_ids() and tabs.active != demo
+            assert len(app.query("RecipeEditor")) == 3
+    run(go())
+
+
 # ---------------------------------------------------------------------------------------------- recipes
 
 
@@ -205,7 +239,7 @@ def test_launch_smoke_from_the_editor_watch_it_finish_then_stop_a_second_one(hom
                         "the run to start")
             run_id = app.records[0]["id"]
             assert app.query_one("#editors").active == f"run-{run_id}"
-            dashboard = app.query_one(f"#run-{run_id}").children[0]
+            dashboard = app.query_one(f"#run-{run_id}")
             await until(pilot, lambda: dashboard.record["status"] == "finished", 240, "the run to finish")
             await pilot.pause(1.5)
             assert dashboard.progress.step == 20
@@ -227,7 +261,7 @@ def test_launch_smoke_from_the_editor_watch_it_finish_then_stop_a_second_one(hom
             await pilot.press("f5")
             await until(pilot, lambda: len(app.records) == 2, 30, "the second run")
             long_id = next(r["id"] for r in app.records if r["name"] == "long-smoke")
-            long_dash = app.query_one(f"#run-{long_id}").children[0]
+            long_dash = app.query_one(f"#run-{long_id}")
             await until(pilot, lambda: long_dash.progress.step >= 2, 120, "training steps")
             await pilot.press("shift+f5")
             await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", 10, "the confirm dialog")
@@ -251,7 +285,7 @@ def test_relaunch_with_edits_records_the_parent_and_the_change(home):
             await pilot.pause(0.2)
             await pilot.press("e")                               # re-launch with edits
             await settle(app, pilot, 0.5)
-            editor = app.query_one(f"#draft-{parent['id']}").children[0]
+            editor = app.query_one(f"#draft-{parent['id']}")
             area = editor.query_one("#recipe-text")
             text = area.text.replace("learning_rate: 0.001", "learning_rate: 0.0005")
             assert text != area.text
@@ -262,7 +296,7 @@ def test_relaunch_with_edits_records_the_parent_and_the_change(home):
             await pilot.press("f5")
             await until(pilot, lambda: len(app.records) == 2, 30, "the child run")
             child = next(r for r in app.records if r["id"] != parent["id"])
-            dashboard = app.query_one(f"#run-{child['id']}").children[0]
+            dashboard = app.query_one(f"#run-{child['id']}")
             await pilot.pause(1.2)
             assert f"re-launch of {parent['id']}" in text_of(dashboard.query_one(".dash-edits"))
             assert "train.learning_rate: 0.001 → 0.0005" in text_of(dashboard.query_one(".dash-edits"))
@@ -326,7 +360,7 @@ def test_a_failed_run_shows_its_cause_and_f6_relaunches_with_the_fix(home, monke
             await settle(app, pilot, 0.5)
             app.open_run(parent["id"])
             await settle(app, pilot, 1.5)
-            dashboard = app.query_one(f"#run-{parent['id']}").children[0]
+            dashboard = app.query_one(f"#run-{parent['id']}")
             failure = text_of(dashboard.query_one(".dash-failure"))
             assert "oom" in failure and "press F6" in failure and "tuner relaunch" in failure
             await pilot.press("f6")
@@ -368,7 +402,7 @@ def test_reattaches_to_a_running_run_at_start_and_quitting_leaves_it_running(hom
             async with app.run_test(size=(140, 45)) as pilot:
                 await settle(app, pilot, 0.5)
                 assert app.query_one("#editors").active == f"run-{run_id}"
-                dashboard = app.query_one(f"#run-{run_id}").children[0]
+                dashboard = app.query_one(f"#run-{run_id}")
                 await until(pilot, lambda: dashboard.progress.step >= 1, 120, "live steps")
                 step = dashboard.progress.step
                 await until(pilot, lambda: dashboard.progress.step > step, 60, "more steps while watching")

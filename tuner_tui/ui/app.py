@@ -24,7 +24,7 @@ from tuner_tui.runtime.follower import RunFollower
 from tuner_tui.runtime.home import Home
 from tuner_tui.ui.activity_bar import ActivityBar
 from tuner_tui.ui.after_first_frame import AfterFirstFrame
-from tuner_tui.ui.editor_tabs import EditorTabs, Pane
+from tuner_tui.ui.editor_tabs import EditorTabs
 from tuner_tui.ui.recipe_commands import RecipeCommands
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.run_commands import RunCommands
@@ -109,7 +109,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
                 yield RecipesExplorer(id="recipes-view")
                 yield AfterFirstFrame(lambda: self.runs_explorer)
             with Vertical(id="center"):
-                yield EditorTabs(Pane("Welcome", Welcome(str(self.home.root)), id="tab-welcome"), id="editors")
+                yield EditorTabs("Welcome", Welcome(str(self.home.root), id="tab-welcome"), id="editors")
                 yield AfterFirstFrame(lambda: self.bottom)
             yield AfterFirstFrame(lambda: self.gpu_panel)
         yield self.status_bar

@@ -1,10 +1,11 @@
 """The editor area: a one-line strip of tabs (VS Code style: click a tab to show it, click its × to close it)
 over the open panes, one shown at a time.
 
-Not Textual's TabbedContent: that is eight widgets deep (tabs, scroll container, underline, switcher, ...),
-which cost ~50 ms of the first frame and a re-render of each level in every frame of a live run
-(bench/ui_startup.py, bench/ui_idle.py). This is two widgets plus the panes. Keys: Ctrl+Tab / Ctrl+PgDn and
-Ctrl+Shift+Tab / Ctrl+PgUp switch tabs, Ctrl+W closes one (the app's bindings)."""
+Not Textual's TabbedContent: that is eight widgets deep (tabs, scroll container, underline, switcher, pane,
+...), which cost ~50 ms of the first frame, and Textual re-renders every level of it in each frame of a live
+run (bench/ui_startup.py, bench/ui_idle.py). Here the strip and the panes are the children: a pane is the
+content widget itself, under the tab's id. Keys: Ctrl+Tab / Ctrl+PgDn and Ctrl+Shift+Tab / Ctrl+PgUp switch
+tabs, Ctrl+W closes one (the app's bindings)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,6 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 CLOSE = "×"
-
-
-class Pane(Vertical):
-    """One tab's content, under the id the tab is known by."""
-
-    def __init__(self, title: str, content: Widget, id: str) -> None:
-        super().__init__(content, id=id)
-        self.title, self.content = title, content
 
 
 class TabStrip(Static):
@@ -96,23 +89,20 @@ class EditorTabs(Vertical):
             super().__init__()
             self.pane_id = pane_id
 
-    def __init__(self, *panes: Pane, id: str | None = None) -> None:
+    def __init__(self, title: str, first: Widget, id: str | None = None) -> None:
+        """Open with one tab: `first` (which has its id), titled `title`."""
         super().__init__(id=id)
         self.strip = TabStrip()
-        self.panes = Vertical(*panes, id="editor-panes")
-        self._active: str | None = None
+        self._first = first
         self._adding: list[Widget] = []                       # panes given to add_pane, maybe not mounted yet
-        self._titles = {pane.id: pane.title for pane in panes if pane.id}
-        for pane in panes[1:]:
-            pane.display = False
-        if panes:
-            self._active = panes[0].id
+        self._titles = {first.id: title}
+        self._active: str | None = first.id
         self.strip.set_tabs(self._titles)
         self.strip.active = self._active
 
     def compose(self) -> ComposeResult:
         yield self.strip
-        yield self.panes
+        yield self._first
 
     # ------------------------------------------------------------------------------------------ queries
 
@@ -126,25 +116,25 @@ class EditorTabs(Vertical):
             raise ValueError(f"no tab {pane_id!r}")
         changed = pane_id != self._active
         self._active = pane_id
-        for pane in self.panes.children:
-            pane.display = pane.id == pane_id
-        for pane in self._pending:
+        for pane in self._panes():
             pane.display = pane.id == pane_id
         self.strip.active = pane_id
         if changed:
             self.post_message(self.Activated(self, pane_id))
 
-    @property
-    def _pending(self) -> list[Widget]:
-        return [p for p in self._adding if not p.is_mounted]
+    def _panes(self) -> list[Widget]:
+        """Mounted and still mounting, in order."""
+        mounted = [w for w in self.children if w is not self.strip]
+        return mounted + [p for p in self._adding if not p.is_mounted and p not in mounted]
 
     def pane_ids(self) -> list[str]:
         return list(self._titles)
 
-    def get_pane(self, pane_id: str) -> Pane | None:
-        for pane in [*self.panes.children, *self._pending]:
+    def get_pane(self, pane_id: str) -> Widget | None:
+        """The content widget shown by the tab `pane_id`."""
+        for pane in self._panes():
             if pane.id == pane_id:
-                return pane                                   # type: ignore[return-value]
+                return pane
         return None
 
     def label_of(self, pane_id: str) -> str:
@@ -152,13 +142,13 @@ class EditorTabs(Vertical):
 
     # ------------------------------------------------------------------------------------------ changes
 
-    def add_pane(self, pane: Pane):
-        """Mount `pane` (hidden until made active); returns the mount's awaitable."""
-        self._titles[pane.id] = pane.title                    # type: ignore[index]
+    def add_pane(self, title: str, pane: Widget):
+        """Mount `pane` (a widget with the tab's id; hidden until made active); returns the mount's awaitable."""
+        self._titles[pane.id] = title                         # type: ignore[index]
         self.strip.set_tabs(self._titles)
         pane.display = False
         self._adding = [p for p in self._adding if not p.is_mounted] + [pane]
-        return self.panes.mount(pane)
+        return self.mount(pane)
 
     def set_label(self, pane_id: str, label: str) -> None:
         self._titles[pane_id] = label

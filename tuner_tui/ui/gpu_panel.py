@@ -37,13 +37,17 @@ class GpuPanel(Vertical):
         super().__init__()
         self.history: dict[int, deque] = {}
         self._off = False
-        # Held, not queried: shown once a second.
+        # Held, not queried: shown once a second. Why there is no GPU sits apart from the numbers: it does not
+        # change, and re-wrapping it every second cost more than the numbers themselves.
+        self.state = Static("", id="gpu-state")
+        self.state.display = False
         self.body = Static("waiting for the first sample…", classes="gpu-body", id="gpu-body")
         self.spark = Sparkline([], id="gpu-history")
         self.procs = Static("", id="gpu-procs")
 
     def compose(self) -> ComposeResult:
         yield Static("GPU", classes="sidebar-title")
+        yield self.state
         yield self.body
         yield self.spark
         yield self.procs
@@ -66,10 +70,13 @@ class GpuPanel(Vertical):
         body, procs, spark = self.body, self.procs, self.spark
         host = self._host(report)
         if not report.gpus:
-            show(body, Text(f"{report.reason or 'no GPU'}\n\n", style="yellow") + host)
+            self.state.display = True
+            show(self.state, Text(f"{report.reason or 'no GPU'}\n", style="yellow"))
+            show(body, host)
             spark.display = False
             show(procs, self._workers(report))
             return
+        self.state.display = False
         text = Text()
         for gpu in report.gpus:
             used, total = gpu.memory_used, gpu.memory_total

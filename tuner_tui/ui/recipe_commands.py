@@ -125,9 +125,8 @@ class RecipeCommands:
         if (builtin_dir() / target.name).exists():
             notes.append(f"your '{target.stem}' now shadows the built-in one (`tuner run {target.stem}` uses yours)")
         editor.saved_as(target, target.read_text(encoding="utf-8"))
-        pane = editor.parent
-        if pane is not None and pane.id:
-            self.query_one("#editors").set_label(pane.id, target.name)
+        if editor.id:                              # the editor is its tab's pane
+            self.query_one("#editors").set_label(editor.id, target.name)
         self.notify(f"saved {target}" + "".join(f"\n{n}" for n in notes))
         self.load_home()
 

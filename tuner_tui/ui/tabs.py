@@ -7,7 +7,7 @@ from collections.abc import Callable
 from textual.app import App
 from textual.widget import Widget
 
-from tuner_tui.ui.editor_tabs import EditorTabs, Pane
+from tuner_tui.ui.editor_tabs import EditorTabs
 
 
 def editors(app: App) -> EditorTabs:
@@ -20,9 +20,10 @@ def open_tab(app: App, tab_id: str, title: str, make: Callable[[], Widget]) -> t
     pane = tabs.get_pane(tab_id)
     if pane is not None:
         tabs.active = tab_id
-        return pane.content, False
+        return pane, False
     content = make()
-    tabs.add_pane(Pane(title, content, id=tab_id))
+    content.id = tab_id                     # the content is the pane: one widget level less in every frame
+    tabs.add_pane(title, content)
     tabs.active = tab_id
     return content, True
 
@@ -31,10 +32,7 @@ def active_content(app: App) -> Widget | None:
     tabs = editors(app)
     if not tabs.active:
         return None
-    pane = tabs.get_pane(tabs.active)
-    if pane is None:
-        return None
-    return pane.content
+    return tabs.get_pane(tabs.active)
 
 
 def active_dashboard(app: App):

@@ -19,5 +19,5 @@ Runs live in their own processes: quit, disconnect, come back — they go on, an
 
 
 class Welcome(Static):
-    def __init__(self, home: str) -> None:
-        super().__init__(WELCOME + f"\nHome: {home}")
+    def __init__(self, home: str, id: str | None = None) -> None:
+        super().__init__(WELCOME + f"\nHome: {home}", id=id)
