@@ -82,6 +82,15 @@ def test_at_80x24_the_gpu_panel_collapses_and_ctrl_b_hides_the_side_bar(home):
             await pilot.press("ctrl+j")
             await pilot.pause(0.1)
             assert app.query_one("BottomPanel").has_class("-hidden")
+            await pilot.press("f8")                              # F8 brings the panel back, then cycles its tabs
+            await pilot.pause(0.1)
+            panel_tabs = app.query_one("#panel-tabs")
+            assert not app.query_one("BottomPanel").has_class("-hidden") and panel_tabs.active == "tab-problems"
+            await pilot.press("f8")
+            await pilot.pause(0.1)
+            assert panel_tabs.active == "tab-logs"
+            await pilot.press("ctrl+j")
+            await pilot.pause(0.1)
             await pilot.press("ctrl+g")
             await pilot.pause(0.1)
             assert not app.query_one("GpuPanel").has_class("-hidden")
@@ -335,6 +344,8 @@ def test_compare_tag_note_and_delete_from_the_runs_explorer(home):
             await pilot.press(*"lr too high", "enter")
             await pilot.pause(0.3)
             target = app.query_one("RunsExplorer").selected_id()
+            table = app.query_one("#run-table")
+            await until(pilot, lambda: "#baseline" in str(table.get_row(target)[2]), 10, "the tag in the Runs list")
             await pilot.press("delete")
             await pilot.pause(0.2)
             await pilot.press("y")

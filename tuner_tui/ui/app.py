@@ -51,6 +51,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         Binding("f5", "launch", "Launch"),          # not priority: the pre-flight dialog's F5 means "go"
         Binding("shift+f5", "stop_run", "Stop"),
         Binding("f6", "relaunch_fix", "Re-launch with fix", show=False),
+        Binding("f8", "next_panel_tab", "Next panel tab", show=False),
         Binding("ctrl+tab,ctrl+pagedown", "next_tab", "Next tab", show=False, priority=True),
         Binding("ctrl+shift+tab,ctrl+pageup", "previous_tab", "Previous tab", show=False, priority=True),
         Binding("ctrl+w", "close_tab", "Close tab", show=False, priority=True),
@@ -286,6 +287,22 @@ class TunerApp(RecipeCommands, RunCommands, App):
         panel.remove_class("-hidden")
         if panel.is_mounted:
             panel.query_one(Tabs).active = tab
+
+    PANEL_TABS = ("tab-problems", "tab-logs", "tab-events")
+
+    def action_next_panel_tab(self) -> None:
+        """F8: Problems -> Logs -> Events, showing the panel first if it was hidden."""
+        from textual.widgets import TabbedContent as Tabs
+
+        panel = self.bottom
+        if not panel.is_mounted:
+            return
+        if panel.has_class("-hidden"):
+            self.show_panel_tab(panel.query_one(Tabs).active or self.PANEL_TABS[0])
+            return
+        active = panel.query_one(Tabs).active
+        step = self.PANEL_TABS.index(active) + 1 if active in self.PANEL_TABS else 0
+        self.show_panel_tab(self.PANEL_TABS[step % len(self.PANEL_TABS)])
 
     def action_help(self) -> None:
         from tuner_tui.ui.help_screen import HelpScreen

@@ -42,11 +42,15 @@ class Chart(PlotextPlot):
         plt.title(self.title)
         plt.xlabel(xlabel)
         drawn = False
+        all_x: list[float] = []
+        all_y: list[float] = []
         for i, (label, points) in enumerate(lines):
             points = downsample(points)
             if not points:
                 continue
             xs, ys = [p[0] for p in points], [p[1] for p in points]
+            all_x += xs
+            all_y += ys
             color = PHASE_COLORS.get(label) or LINE_COLORS[i % len(LINE_COLORS)]
             if scatter or len(points) == 1:
                 plt.scatter(xs, ys, label=label, color=color, marker="braille")
@@ -55,6 +59,13 @@ class Chart(PlotextPlot):
             drawn = True
         for x, _kind in markers or []:
             plt.vline(x, "red")
+        # One point (a first eval, a run at step 1): plotext would spread a zero-width axis into ticks like
+        # 9.99, 10.00, 10.01. Give it a range a person reads.
+        if all_x and min(all_x) == max(all_x):
+            plt.xlim(all_x[0] - 1, all_x[0] + 1)
+        if all_y and min(all_y) == max(all_y):
+            pad = max(abs(all_y[0]) * 0.1, 1e-3)
+            plt.ylim(all_y[0] - pad, all_y[0] + pad)
         if not drawn:
             plt.title(f"{self.title} (no points yet)")
         self.refresh()

@@ -11,11 +11,13 @@ from textual.widgets import Static
 
 KEYS = [
     ("Everywhere", [("Ctrl+P", "command palette: every action"), ("Ctrl+B", "toggle the side bar"),
-                    ("Ctrl+J", "toggle the panel (Problems, Logs, Events)"), ("Ctrl+G", "toggle the GPU panel"),
+                    ("Ctrl+J", "toggle the panel (Problems, Logs, Events)"),
+                    ("F8", "the panel's next tab: Problems → Logs → Events"), ("Ctrl+G", "toggle the GPU panel"),
                     ("F2 / F3 (Ctrl+Shift+E / R)", "show recipes / runs"),
                     ("Tab / Shift+Tab", "move focus: side bar, tabs, editor, panel"),
                     ("Escape then Tab", "leave the recipe editor (Tab indents inside it)"),
-                    ("Ctrl+Tab, Ctrl+PgDn / Ctrl+PgUp", "next / previous tab"), ("Ctrl+W", "close the tab"),
+                    ("Ctrl+Tab, Ctrl+PgDn / Ctrl+PgUp", "next / previous tab"),
+                    ("Ctrl+W, or click its ×", "close the tab"),
                     ("F1", "this help"), ("Ctrl+Q", "quit (runs go on)")]),
     ("Recipes", [("Enter", "open in the editor"), ("Ctrl+S", "save (a built-in asks for a name for your copy)"),
                  ("Ctrl+Shift+S / Ctrl+P → Save as", "save as…"), ("F5", "pre-flight, then launch (F5 again)"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -74,8 +75,10 @@ class RunsExplorer(Vertical):
         table.clear()
         for r in shown[:MAX_ROWS]:
             best = (r.get("final") or {}).get("best_eval_loss")
-            mark = "◆" if r["id"] in self.marked else ""
-            table.add_row(status_text(r["status"]), r["id"], f"{mark}{r.get('name') or ''}",
+            name = Text(("◆" if r["id"] in self.marked else "") + (r.get("name") or ""))
+            for tag in r.get("tags") or []:                   # tags ride with the name: the side bar is narrow
+                name.append(f" #{tag}", style="cyan")
+            table.add_row(status_text(r["status"]), r["id"], name,
                           f"{best:.3f}" if isinstance(best, (int, float)) else "", key=r["id"])
         if shown:
             table.move_cursor(row=min(keep, len(shown[:MAX_ROWS]) - 1))
