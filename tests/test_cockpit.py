@@ -147,6 +147,46 @@ def test_editor_tabs_click_to_show_click_the_cross_to_close_and_keep_the_active_
     run(go())
 
 
+def test_keys_typed_ahead_and_hasty_tab_clicks_neither_crash_nor_lose_edits(home):
+    """F3 before the Runs explorer exists; a background tab's × clicked twice; a tab closed while it mounts
+    and opened again; Ctrl+W on a recipe with unsaved edits."""
+    from tuner_tui.runtime.recipe_catalog import builtin_dir
+    from tuner_tui.ui.editor_tabs import TabStrip
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f3")                              # at once: the explorer is built after frame 1
+            await settle(app, pilot)
+            assert app.query_one("#sidebar").current == "runs-view"
+            tabs = app.query_one("#editors")
+            for name in ("demo", "smoke", "smoke"):              # the same recipe twice in a row
+                app.open_recipe(builtin_dir() / f"{name}.yaml", "built-in")
+            await pilot.pause(0.3)
+            tabs.active = "tab-welcome"
+            smoke = next(i for i in tabs.pane_ids() if "smoke" in i)
+            strip = app.query_one(TabStrip)
+            strip.post_message(TabStrip.Clicked(smoke, close=True))
+            strip.post_message(TabStrip.Clicked(smoke, close=True))
+            await pilot.pause(0.3)
+            assert smoke not in tabs.pane_ids() and tabs.active == "tab-welcome", "the shown tab stays shown"
+            app.open_recipe(builtin_dir() / "smoke.yaml", "built-in")
+            await app.action_close_tab()                         # before it finished mounting
+            app.open_recipe(builtin_dir() / "smoke.yaml", "built-in")
+            await pilot.pause(0.3)
+            editor = app.active_editor()
+            assert editor is not None and "smoke" in editor.id
+            editor.query_one("TextArea").insert("# my note\n")
+            await pilot.pause(0.2)
+            await pilot.press("ctrl+w")
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "ConfirmScreen", "unsaved edits: asks before closing"
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert editor.id in tabs.pane_ids() and "# my note" in editor.text
+    run(go())
+
+
 # ---------------------------------------------------------------------------------------------- recipes
 
 

@@ -27,7 +27,10 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
 
     app = TunerApp(Home.default().ensure(), select_recipe=getattr(args, "recipe", None) or "demo",
                    exit_on_first_frame=os.environ.get("TUNER_EXIT_ON_FIRST_FRAME") == "1")   # bench/ui_startup.py
-    running = app.run() or []
+    try:
+        running = app.run() or []
+    finally:
+        gc.enable()                                   # whatever happened before the first frame
     if running:
         out.print(f"{len(running)} run(s) go on in the background: {', '.join(running)}. "
                   "`tuner` re-attaches; `tuner logs -f RUN` follows one; `tuner stop RUN` stops one.")

@@ -108,7 +108,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
             yield ActivityBar()
             with ContentSwitcher(initial="recipes-view", id="sidebar"):
                 yield RecipesExplorer(id="recipes-view")
-                yield AfterFirstFrame(lambda: self.runs_explorer)
+                yield AfterFirstFrame(lambda: self.runs_explorer, then=self._runs_explorer_mounted)
             with Vertical(id="center"):
                 yield EditorTabs("Welcome", Welcome(str(self.home.root), id="tab-welcome"), id="editors")
                 yield AfterFirstFrame(lambda: self.bottom)
@@ -269,6 +269,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
         if view == "gpu":
             self.action_toggle_gpu()
             return
+        if view == "runs" and not self.runs_explorer.is_mounted:
+            self._view_wanted = view                # F3 typed ahead at start-up: shown once it is mounted
+            return
+        self._view_wanted = None
         self.query_one("#sidebar").remove_class("-hidden")
         self.query_one("#sidebar", ContentSwitcher).current = f"{view}-view"
         self.query_one(ActivityBar).show_active(view)
@@ -276,6 +280,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
             self.query_one(RecipesExplorer).recipe_tree.focus()
         else:
             self.query_one("#run-table").focus()
+
+    _view_wanted: str | None = None
+
+    def _runs_explorer_mounted(self) -> None:
+        if self._view_wanted:
+            self.action_show_view(self._view_wanted)
+            self._view_wanted = None
 
     def on_activity_bar_view_chosen(self, event: ActivityBar.ViewChosen) -> None:
         self.action_show_view(event.view)
@@ -322,17 +333,33 @@ class TunerApp(RecipeCommands, RunCommands, App):
             tabs.active = panes[(panes.index(tabs.active) + step) % len(panes)]
 
     async def action_close_tab(self) -> None:
-        from tuner_tui.ui.tabs import close_active
+        active = self.query_one("#editors", EditorTabs).active
+        if active:
+            await self.close_tab(active)
 
-        await close_active(self)
+    async def close_tab(self, pane_id: str) -> None:
+        """Ctrl+W or a tab's ×: a recipe with unsaved edits asks first."""
+        from tuner_tui.ui.tabs import close
+
+        widget = self.query_one("#editors", EditorTabs).get_pane(pane_id)
+        if getattr(widget, "dirty", False):
+            from tuner_tui.ui.dialogs import ConfirmScreen
+
+            async def answered(ok: bool | None) -> None:
+                if ok:
+                    await close(self, pane_id)
+
+            name = getattr(widget, "name_hint", pane_id)
+            self.push_screen(ConfirmScreen(f"{name} has unsaved changes. Close it and lose them?",
+                                           yes="Close"), answered)
+            return
+        await close(self, pane_id)
 
     def on_editor_tabs_activated(self, event: EditorTabs.Activated) -> None:
         self.show_active_run_in_panel()
 
     async def on_editor_tabs_close_requested(self, event: EditorTabs.CloseRequested) -> None:
-        tabs = self.query_one("#editors", EditorTabs)
-        tabs.active = event.pane_id                 # the × of a background tab: close that one
-        await self.action_close_tab()
+        await self.close_tab(event.pane_id)         # a background tab's ×: that one goes, the shown one stays
 
     def show_active_run_in_panel(self, force: bool = False) -> None:
         from tuner_tui.ui.tabs import active_dashboard

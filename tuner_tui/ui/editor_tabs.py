@@ -9,6 +9,7 @@ tabs, Ctrl+W closes one (the app's bindings)."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Click
@@ -37,16 +38,18 @@ class TabStrip(Static):
 
     def set_tabs(self, tabs: dict[str, str]) -> None:
         self.tabs = dict(tabs)
+        self._spans = []                                  # no clicks on what is no longer drawn
         self.refresh()
 
     def render(self):
         from rich.text import Text
 
         items = [(pane_id, f" {label} ", f"{CLOSE} ") for pane_id, label in self.tabs.items()]
-        widths = [len(label) + len(close) for _, label, close in items]
+        widths = [cell_len(label) + cell_len(close) for _, label, close in items]    # cells: CJK is 2 wide
         ids = [pane_id for pane_id, _, _ in items]
-        # Too many tabs for the width: start late enough that the active one is seen, and say so with ‹.
-        start, room = 0, max(1, self.size.width - 1)
+        # Too many tabs for the width: start late enough that the active one is seen, and say so with ‹ (and
+        # › when more follow on the right).
+        start, room = 0, max(1, self.size.width - 2)
         last = ids.index(self.active) if self.active in ids else len(ids) - 1
         while start < last and sum(widths[start:last + 1]) > room:
             start += 1
@@ -57,12 +60,15 @@ class TabStrip(Static):
         active_style = self.get_component_rich_style("tab-strip--active", partial=True)
         close_style = self.get_component_rich_style("tab-strip--close", partial=True)
         self._spans = []
-        for pane_id, label, close in items[start:]:
+        for i, (pane_id, label, close) in enumerate(items[start:], start):
+            if x + widths[i] > self.size.width - (1 if i < len(items) - 1 else 0) and x > 1:
+                text.append("›")                              # the rest are off to the right
+                break
             style = active_style if pane_id == self.active else ""
             text.append(label, style=style)
             text.append(close, style=style + close_style if style else close_style)
-            self._spans.append((x, x + len(label), x + len(label) + len(close), pane_id))
-            x += len(label) + len(close)
+            self._spans.append((x, x + cell_len(label), x + widths[i], pane_id))
+            x += widths[i]
         return text
 
     def on_click(self, event: Click) -> None:
@@ -94,7 +100,6 @@ class EditorTabs(Vertical):
         super().__init__(id=id)
         self.strip = TabStrip()
         self._first = first
-        self._adding: list[Widget] = []                       # panes given to add_pane, maybe not mounted yet
         self._titles = {first.id: title}
         self._active: str | None = first.id
         self.strip.set_tabs(self._titles)
@@ -112,8 +117,8 @@ class EditorTabs(Vertical):
 
     @active.setter
     def active(self, pane_id: str) -> None:
-        if pane_id not in self._titles:
-            raise ValueError(f"no tab {pane_id!r}")
+        if pane_id not in self._titles:                      # closed meanwhile (a double click on its ×)
+            return
         changed = pane_id != self._active
         self._active = pane_id
         for pane in self._panes():
@@ -123,9 +128,8 @@ class EditorTabs(Vertical):
             self.post_message(self.Activated(self, pane_id))
 
     def _panes(self) -> list[Widget]:
-        """Mounted and still mounting, in order."""
-        mounted = [w for w in self.children if w is not self.strip]
-        return mounted + [p for p in self._adding if not p.is_mounted and p not in mounted]
+        """The open tabs' panes, in order (mount() makes a pane a child at once, before its Mount event)."""
+        return [w for w in self.children if w is not self.strip and w.id in self._titles]
 
     def pane_ids(self) -> list[str]:
         return list(self._titles)
@@ -147,12 +151,12 @@ class EditorTabs(Vertical):
         self._titles[pane.id] = title                         # type: ignore[index]
         self.strip.set_tabs(self._titles)
         pane.display = False
-        self._adding = [p for p in self._adding if not p.is_mounted] + [pane]
         return self.mount(pane)
 
     def set_label(self, pane_id: str, label: str) -> None:
-        self._titles[pane_id] = label
-        self.strip.set_tabs(self._titles)
+        if pane_id in self._titles:
+            self._titles[pane_id] = label
+            self.strip.set_tabs(self._titles)
 
     async def remove_pane(self, pane_id: str) -> None:
         """Close a tab; the one to its right (else its left) is shown next, as in VS Code."""
@@ -160,21 +164,24 @@ class EditorTabs(Vertical):
         if pane_id not in ids:
             return
         position = ids.index(pane_id)
-        del self._titles[pane_id]
         pane = self.get_pane(pane_id)
-        if pane is not None:
-            await pane.remove()
-        rest = self.pane_ids()
+        del self._titles[pane_id]
         self.strip.set_tabs(self._titles)
-        if pane_id == self._active:
+        was_active = pane_id == self._active
+        if was_active:                                        # show the next one before the pane goes
+            rest = self.pane_ids()
             self._active = None
             if rest:
                 self.active = rest[min(position, len(rest) - 1)]
             else:
                 self.strip.active = None
+        if pane is not None:
+            await pane.remove()
 
     def on_tab_strip_clicked(self, event: TabStrip.Clicked) -> None:
         event.stop()
+        if event.pane_id not in self._titles:
+            return
         if event.close:
             self.post_message(self.CloseRequested(event.pane_id))
         else:

@@ -41,7 +41,7 @@ class RecipeCommands:
 
         tab_id = _tab_id("recipe", f"{origin}-{path.stem}")
         editor, created = open_tab(self, tab_id, path.name, lambda: RecipeEditor(text, path, origin))
-        if not created:                       # already open (maybe edited): show it, keep its text
+        if not created and editor.is_mounted:      # already open (maybe edited): show it, keep its text
             editor.query_one("#recipe-text").focus()
         return editor
 
@@ -115,6 +115,10 @@ class RecipeCommands:
     def _save(self, editor, target: Path, rename: bool = False) -> None:
         from tuner_tui.runtime.recipe_catalog import builtin_dir
         from tuner_tui.runtime.run_actions import renamed, save_recipe
+
+        if not editor.is_mounted:                  # its tab was closed while the name was asked
+            self.notify("the recipe's tab was closed: nothing saved", severity="warning")
+            return
 
         text = renamed(editor.text, target.stem) if rename else editor.text
         try:
@@ -191,13 +195,15 @@ class RecipeCommands:
         from tuner_tui.ui.preflight_screen import PreflightScreen
 
         def answered(go: bool) -> None:
-            if go:
-                self.start_run(loaded, checked, editor.parent_run)
+            if go and self.start_run(loaded, checked, editor.parent_run) and editor.parent_run is not None \
+                    and editor.is_mounted:
+                editor.launched()
 
         self.push_screen(PreflightScreen(loaded.recipe.name, loaded.recipe.method.kind, checked, estimate, fit,
                                          samples), answered)
 
-    def start_run(self, loaded, checked=None, parent: dict | None = None) -> None:
+    def start_run(self, loaded, checked=None, parent: dict | None = None) -> dict | None:
+        """Start the worker; the new run's record, or None (and a notification) when it could not start."""
         from tuner_tui.domain.problems import ProblemsFound
         from tuner_tui.runtime.run_actions import start
 
@@ -205,11 +211,12 @@ class RecipeCommands:
             launched = start(loaded, self.home, parent=parent, checked=checked)
         except ProblemsFound as found:
             self._preflight_failed(found.problems)
-            return
+            return None
         except OSError as err:
             self.notify(f"could not start the worker: {err}", severity="error")
-            return
+            return None
         self.workers_started.append(launched.process)
         self.notify(f"launched run {launched.record['id']} ({launched.record['name']})")
         self.records = [launched.record, *self.records]
         self.open_run(launched.record["id"], launched.record)
+        return launched.record

@@ -43,6 +43,8 @@ class RecipeEditor(Vertical):
         return self.text != self.saved_text
 
     def on_mount(self) -> None:
+        if not self.is_attached or not self.query(TextArea):   # its tab was closed while it was mounting
+            return
         self.validate_now()
         self.query_one(TextArea).focus()
 
@@ -90,6 +92,11 @@ class RecipeEditor(Vertical):
         area = self.query_one(TextArea)
         area.move_cursor((max(0, line - 1), max(0, column - 1)), center=True)
         area.focus()
+
+    def launched(self) -> None:
+        """A re-launch draft that became a run: its text is kept as that run's recipe, so closing loses nothing."""
+        self.saved_text = self.text
+        self._refresh_header()
 
     def saved_as(self, path: Path, text: str) -> None:
         self.path, self.origin = path, "yours"

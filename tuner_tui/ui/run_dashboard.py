@@ -22,10 +22,12 @@ from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
 # Charts of a live run: a plotext render costs ~10-30 ms per chart on a small CPU, and a curve of thousands of
-# steps gains nothing from a redraw every second (the header does tick every second). They are redrawn at most
-# every CHART_REDRAW_S, and less often when their last renders were slow: drawing them is kept under
-# CHART_CPU_SHARE of one core (bench/ui_idle.py). A finished run's charts are drawn at once.
+# steps gains nothing from a redraw every second (the header does tick every second). They are redrawn every
+# CHART_REDRAW_S at most, less often when their last renders were slow (drawing them is kept under
+# CHART_CPU_SHARE of one core, bench/ui_idle.py), and every CHART_LATEST_S at least. A finished run's charts
+# are drawn at once.
 CHART_REDRAW_S = 5.0
+CHART_LATEST_S = 15.0
 CHART_CPU_SHARE = 0.003
 
 
@@ -124,7 +126,8 @@ class RunDashboard(VerticalScroll):
         show(self.summary, self._summary())
 
     def _chart_interval_s(self) -> float:
-        return max(CHART_REDRAW_S, sum(c.render_s for c in self.charts.values()) / CHART_CPU_SHARE)
+        paced = sum(c.render_s for c in self.charts.values()) / CHART_CPU_SHARE
+        return min(CHART_LATEST_S, max(CHART_REDRAW_S, paced))
 
     def _draw_charts(self) -> None:
         p = self.progress

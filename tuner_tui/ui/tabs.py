@@ -47,12 +47,13 @@ def dashboards(app: App) -> list:
     return list(app.open_dashboards)
 
 
-async def close_active(app: App) -> None:
+async def close(app: App, pane_id: str) -> None:
+    """Close one tab (the active one or not); a run no other tab shows is no longer followed."""
     tabs = editors(app)
-    if not tabs.active:
+    widget = tabs.get_pane(pane_id)
+    if widget is None:
         return
-    widget = active_content(app)
     run_id = getattr(widget, "run_id", None)
-    await tabs.remove_pane(tabs.active)
+    await tabs.remove_pane(pane_id)
     if run_id is not None and run_id not in [d.run_id for d in dashboards(app)]:
         app.follower.unwatch(run_id)
