@@ -10,18 +10,18 @@ tabs, Ctrl+W closes one (the app's bindings)."""
 from __future__ import annotations
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.events import Click
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Static
 
 CLOSE = "×"
 
 
-class TabStrip(Static):
+class TabStrip(Widget):
     COMPONENT_CLASSES = {"tab-strip--active", "tab-strip--close"}
 
     active: reactive[str | None] = reactive(None, layout=False)
@@ -41,9 +41,7 @@ class TabStrip(Static):
         self._spans = []                                  # no clicks on what is no longer drawn
         self.refresh()
 
-    def render(self):
-        from rich.text import Text
-
+    def render(self) -> Text:
         items = [(pane_id, f" {label} ", f"{CLOSE} ") for pane_id, label in self.tabs.items()]
         widths = [cell_len(label) + cell_len(close) for _, label, close in items]    # cells: CJK is 2 wide
         ids = [pane_id for pane_id, _, _ in items]
