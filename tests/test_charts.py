@@ -33,7 +33,17 @@ def test_a_single_eval_point_gets_a_whole_step_either_side_not_hundredths():
     assert "1.234" in text                       # the value sits in the middle of the y range
 
 
-def test_lines_keep_their_own_range():
-    text = _drawn([("train", [(1.0, 3.0), (2.0, 2.0), (3.0, 1.5)])])
-    assert "1.50" in text or "1.5" in text
-    assert "0.00" not in text.splitlines()[-2]
+def test_lines_keep_their_own_range_and_steps_are_whole_numbers():
+    text = _drawn([("train", [(float(s), 3.0 - s / 150) for s in range(0, 211)])])
+    x_axis = text.splitlines()[-2]
+    assert "1.6" in text and "3.0" in text                 # the y range is the line's own
+    assert ".5" not in x_axis and ".0" not in x_axis, x_axis
+    assert "200" in x_axis and "100" in x_axis, x_axis
+
+
+def test_step_ticks_are_round():
+    from tuner_tui.ui.charts import step_ticks
+
+    assert step_ticks(0, 210) == [0, 50, 100, 150, 200]
+    assert step_ticks(1, 12) == [2, 4, 6, 8, 10, 12]
+    assert step_ticks(0, 3) == [0, 1, 2, 3]

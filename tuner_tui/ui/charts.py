@@ -4,6 +4,7 @@ module is only imported when the first dashboard or comparison opens, never at s
 
 from __future__ import annotations
 
+import math
 import time
 
 from textual.app import RenderResult
@@ -66,12 +67,24 @@ class Chart(PlotextPlot):
         # 9.99, 10.00, 10.01. Give it a range a person reads.
         if all_x and min(all_x) == max(all_x):
             plt.xlim(all_x[0] - 1, all_x[0] + 1)
+        elif all_x and all(float(x).is_integer() for x in (min(all_x), max(all_x))) and xlabel == "step":
+            ticks = step_ticks(min(all_x), max(all_x), max(2, min(5, (self.size.width or 60) // 12)))  # not 52.5
+            plt.xticks(ticks, [f"{t:,}" for t in ticks])
         if all_y and min(all_y) == max(all_y):
             pad = max(abs(all_y[0]) * 0.1, 1e-3)
             plt.ylim(all_y[0] - pad, all_y[0] + pad)
         if not drawn:
             plt.title(f"{self.title} (no points yet)")
         self.refresh()
+
+
+def step_ticks(low: float, high: float, count: int = 5) -> list[int]:
+    """About `count` round whole numbers (1, 2 or 5 times a power of ten apart) from low to high."""
+    raw = max(1.0, (high - low) / (count - 1))
+    power = 10 ** math.floor(math.log10(raw))
+    spacing = min((m * power for m in (1, 2, 5, 10)), key=lambda s: abs(s - raw))
+    first = math.ceil(low / spacing) * spacing
+    return list(range(int(first), int(high) + 1, int(spacing)))
 
 
 def vram_lines(memory: list[tuple[float, float, str]], t0: float | None) -> list[tuple[str, list]]:
