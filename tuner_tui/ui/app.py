@@ -200,6 +200,8 @@ class TunerApp(RecipeCommands, RunCommands, App):
 
     def tick(self) -> None:
         """Once a second: new events for followed runs, the log tail, the GPU panel; the store every 2 s."""
+        if not self.is_running:               # shutting down: the widgets are being taken away
+            return
         self._ticks += 1
         from tuner_tui.ui.tabs import dashboards
 
