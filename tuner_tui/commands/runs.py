@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -23,6 +24,7 @@ from tuner_tui.domain.events import TERMINAL, terminal_event
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_diff import diff
 from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import EventLog, read_events
 from tuner_tui.runtime.home import Home
@@ -120,8 +122,13 @@ def _launch_and_follow(record: dict, home: Home, args: argparse.Namespace, resum
     except KeyboardInterrupt:
         err.print(f"\ndetached; the run goes on. re-attach: tuner logs -f {run_id}   stop: tuner stop {run_id}")
         return 0
+    if final is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)             # the worker's last store update comes after its terminal event
     store = RunStore(home)
     record = launcher.reconcile(store.get(run_id) or record, store)
+    if final is not None and record["status"] in ACTIVE:
+        record = {**record, **fields_from_terminal(final)}     # a worker slow to exit: its event says how
     if args.json:
         sys.stdout.write(json.dumps(record, default=str) + "\n")
     else:

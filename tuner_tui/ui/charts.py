@@ -1,5 +1,5 @@
-"""Charts drawn with plotext (textual-plotext), from downsampled series: about four points per column of the
-chart (200 at least) whatever the run's length, and min/max buckets keep every spike. Importing plotext costs ~0.3 s, so this
+"""Charts drawn with plotext (textual-plotext), from downsampled series: at most ~400 points per line whatever
+the run's length, and min/max buckets keep every spike. Importing plotext costs ~0.3 s, so this
 module is only imported when the first dashboard or comparison opens, never at start-up."""
 
 from __future__ import annotations
@@ -16,6 +16,10 @@ PHASE_COLORS = {"loading": "gray", "training": "cyan", "evaluating": "orange", "
                 "merging": "green"}
 LINE_COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
 GIB = 2**30
+# Braille gives two dots per cell across, and each downsampling bucket keeps 4 points (first, min, max, last):
+# ~400 points fill a 100-column chart. More draw nothing new and make plotext slower (~55 ms a chart at 2,000
+# points against ~13 ms at 200, on this project's 2-core machine).
+CHART_POINTS = 400
 
 
 class Chart(PlotextPlot):
@@ -25,12 +29,16 @@ class Chart(PlotextPlot):
         super().__init__(id=id, classes="chart")
         self.title = title
         self.render_s = 0.0          # what the last render cost: dashboards pace their redraws with it
+        self._steps: tuple[float, float] | None = None   # a whole-step x range: ticked at render, by width
 
     def on_mount(self) -> None:
         self.plt.title(self.title)
 
     def render(self) -> RenderResult:
         began = time.perf_counter()
+        if self._steps is not None:           # here, not in draw(): the width is known (and final) only now
+            ticks = step_ticks(*self._steps, max(2, min(5, self.size.width // 12)))
+            self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
         rendered = super().render()
         self.render_s = time.perf_counter() - began
         return rendered
@@ -45,11 +53,8 @@ class Chart(PlotextPlot):
         drawn = False
         all_x: list[float] = []
         all_y: list[float] = []
-        # Braille gives two dots per cell across: more than ~4 points per column (each bucket's first, min, max
-        # and last) draws nothing new and makes plotext slower (~55 ms vs ~13 ms a chart at 2,000 vs 200 points).
-        most = max(200, 4 * self.size.width)
         for i, (label, points) in enumerate(lines):
-            points = downsample(points, most)
+            points = downsample(points, CHART_POINTS)
             if not points:
                 continue
             xs, ys = [p[0] for p in points], [p[1] for p in points]
@@ -67,9 +72,10 @@ class Chart(PlotextPlot):
         # 9.99, 10.00, 10.01. Give it a range a person reads.
         if all_x and min(all_x) == max(all_x):
             plt.xlim(all_x[0] - 1, all_x[0] + 1)
-        elif all_x and all(float(x).is_integer() for x in (min(all_x), max(all_x))) and xlabel == "step":
-            ticks = step_ticks(min(all_x), max(all_x), max(2, min(5, (self.size.width or 60) // 12)))  # not 52.5
-            plt.xticks(ticks, [f"{t:,}" for t in ticks])
+        self._steps = None
+        if all_x and min(all_x) < max(all_x) and xlabel == "step" \
+                and all(float(x).is_integer() for x in (min(all_x), max(all_x))):
+            self._steps = (min(all_x), max(all_x))             # steps are whole: 0 50 100, not 52.5 105.0
         if all_y and min(all_y) == max(all_y):
             pad = max(abs(all_y[0]) * 0.1, 1e-3)
             plt.ylim(all_y[0] - pad, all_y[0] + pad)
