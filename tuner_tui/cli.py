@@ -4,7 +4,6 @@ so `tuner --help`, `tuner recipes` and `tuner validate` never pay for torch/tran
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import sys
 
@@ -177,8 +176,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     if not (sys.argv[1:] if argv is None else argv):
         # `tuner` alone opens the cockpit: skip building ~25 subparsers (start-up is measured against a bare
-        # Textual app, bench/ui_startup.py). The collector is paused from here to the first frame (cmd_cockpit).
-        gc.disable()
+        # Textual app, bench/ui_startup.py).
         from tuner_tui.commands.cockpit import cmd_cockpit
         from tuner_tui.commands.common import guarded
 

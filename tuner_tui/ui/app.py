@@ -75,6 +75,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self._ticks = 0
         self.open_dashboards: set = set()       # RunDashboards register here: the tick feeds them, no DOM query
         self.status_bar = StatusBar()
+        self._view_wanted: str | None = None    # F3 typed before the Runs explorer was mounted
 
     # The first frame is the Recipes explorer, the editor area and the status bar, as fast as a bare app. The
     # bottom panel, the GPU panel and the Runs explorer (and the modules behind them: DataTable, Input, Log,
@@ -283,8 +284,6 @@ class TunerApp(RecipeCommands, RunCommands, App):
         else:
             self.query_one("#run-table").focus()
 
-    _view_wanted: str | None = None
-
     def _runs_explorer_mounted(self) -> None:
         if self._view_wanted:
             self.action_show_view(self._view_wanted)
@@ -310,10 +309,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
         panel = self.bottom
         if not panel.is_mounted:
             return
-        if panel.has_class("-hidden"):
-            self.show_panel_tab(panel.query_one(Tabs).active or self.PANEL_TABS[0])
-            return
         active = panel.query_one(Tabs).active
+        if panel.has_class("-hidden"):
+            self.show_panel_tab(active or self.PANEL_TABS[0])
+            return
         step = self.PANEL_TABS.index(active) + 1 if active in self.PANEL_TABS else 0
         self.show_panel_tab(self.PANEL_TABS[step % len(self.PANEL_TABS)])
 
