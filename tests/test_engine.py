@@ -168,13 +168,14 @@ def test_killing_the_attached_cli_leaves_the_run_to_finish(home, tmp_path):  # R
 def test_a_worker_killed_with_sigkill_is_reported_crashed(home, tmp_path):  # R2
     proc, first, _ = run_json(write_recipe(tmp_path, "lora", steps=200), "--detach")
     run_id = first["run_id"]
-    wait_for(lambda: any(e["type"] == "log" for e in events_of(home, run_id)))
-    pid = RunStore(home).get(run_id)["pid"]
-    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: any(e["type"] == "checkpoint" for e in events_of(home, run_id)))
+    worker = RunStore(home).get(run_id)["worker_pid"]
+    os.killpg(worker, signal.SIGKILL)                 # the worker (and its group); its supervisor sees it
     started = time.monotonic()
     record = wait_for(lambda: (r := json.loads(tuner("show", run_id, "--json").stdout))["status"] != "running" and r)
-    assert record["status"] == "crashed"
-    assert "resume" in record["failure"]["suggestion"]
+    assert record["status"] == "crashed" and "SIGKILL" in record["failure"]["message"]
+    assert "resume" in record["failure"]["suggestion"] and "checkpoint-" in record["failure"]["suggestion"]
+    assert events_of(home, run_id)[-1]["type"] == "crashed"          # the log tells the same story
     assert time.monotonic() - started < 30
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
 from tuner_tui.domain.events import decode
 from tuner_tui.runtime.gpu import GpuSampler
-from tuner_tui.runtime.launcher import reconcile, stop, worker_alive
+from tuner_tui.runtime.launcher import is_alive, reconcile, stop
 from tuner_tui.runtime.replay import replay, start_replay, write_recording
 from tuner_tui.runtime.store import RunStore
 
@@ -45,7 +47,7 @@ def test_events_arrive_at_about_the_rate_restamped(home, tmp_path):
     events = events_of(record)
     assert abs(events[0]["t"] - time.time()) < 60                     # re-stamped to now, not the recording's
     started = next(e for e in events if e["type"] == "started")
-    assert started["pid"] == proc.pid
+    assert started["pid"] == RunStore(home).get(record["id"])["worker_pid"] != proc.pid   # under its supervisor
     assert (Path(record["run_dir"]) / "recipe.yaml").is_file() and record["method"] == "lora"
     assert (Path(record["run_dir"]) / "worker.log").is_file()
 
@@ -58,7 +60,7 @@ def test_a_held_replay_stays_running_and_stop_writes_stopped(home, tmp_path):
     assert len(events_of(record)) == 6                                # held: nothing more written
     store = RunStore(home)
     assert reconcile(store.get(record["id"]), store)["status"] == "running"
-    assert worker_alive(record)
+    assert is_alive(record)
     workers = GpuSampler(home=home).sample().workers                  # the GPU panel's worker list sees it
     assert [w.run_id for w in workers] == [record["id"]] and workers[0].pid == proc.pid
     ended = stop(store.get(record["id"]), home, grace_s=10)
@@ -67,14 +69,16 @@ def test_a_held_replay_stays_running_and_stop_writes_stopped(home, tmp_path):
     assert RunStore(home).get(record["id"])["status"] == "stopped"
 
 
-def test_a_killed_replay_reconciles_to_crashed(home, tmp_path):
+def test_a_killed_replay_is_reported_crashed_by_its_supervisor(home, tmp_path):
     source = write_recording(tmp_path / "rec", steps=50)
     record, proc = start_replay(home, source, name="killed", rate=100, stop_after=3, hold=True)
     wait_for(lambda: len(events_of(record)) == 3)
-    proc.kill()
-    proc.wait(10)
-    store = RunStore(home)
-    assert reconcile(store.get(record["id"]), store)["status"] == "crashed"
+    worker = wait_for(lambda: RunStore(home).get(record["id"]).get("worker_pid"))
+    os.kill(worker, signal.SIGKILL)
+    assert proc.wait(10) == 0
+    ended = RunStore(home).get(record["id"])
+    assert ended["status"] == "crashed" and "SIGKILL" in ended["failure"]["message"]
+    assert events_of(record)[-1]["type"] == "crashed"
 
 
 def test_a_replay_to_the_end_reconciles_to_the_recordings_end(home, tmp_path):

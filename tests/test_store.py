@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import REPO
 from tuner_tui.domain.problems import ProblemsFound
-from tuner_tui.runtime import launcher
+from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.runtime import launcher, run_lock
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.store import RunStore
 
@@ -75,19 +76,23 @@ def test_a_corrupt_index_is_kept_aside_and_rebuilt_from_the_run_directories(tmp_
     assert "did not parse" in capsys.readouterr().err
 
 
-def test_a_dead_or_reused_worker_pid_reads_as_crashed(tmp_path):
+def test_a_run_is_alive_while_its_lock_is_held_and_crashed_once_provably_gone(tmp_path):
     home = Home(tmp_path).ensure()
     store = RunStore(home)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    store.create(record("dead0001", home, status="running", pid=dead.pid, pid_create_time=time.time() - 5))
-    me = psutil.Process()
-    store.create(record("reus0001", home, status="running", pid=os.getpid(),
-                        pid_create_time=me.create_time() - 1000))          # same pid, another process
-    store.create(record("live0001", home, status="running", pid=os.getpid(), pid_create_time=me.create_time()))
-    statuses = {r["id"]: launcher.reconcile(r, store)["status"] for r in store.all()}
+    store.create(record("dead0001", home, status="running", pid=dead.pid))         # pid gone, lock free
+    store.create(record("reus0001", home, status="running", pid=os.getpid()))     # pid reused by another program
+    store.create(record("live0001", home, status="running", pid=None))            # its lock is held (below)
+    home.run_dir("live0001").mkdir(parents=True, exist_ok=True)
+    fd = run_lock.take(RunDir(home.run_dir("live0001")))
+    try:
+        statuses = {r["id"]: launcher.reconcile(r, store)["status"] for r in store.all()}
+    finally:
+        os.close(fd)
     assert statuses == {"dead0001": "crashed", "reus0001": "crashed", "live0001": "running"}
     assert store.get("dead0001")["failure"]["cause"] == "crashed"
+    assert launcher.reconcile(store.get("live0001"), store)["status"] == "crashed"     # lock released: gone
 
 
 def test_run_prefixes_resolve_or_list_the_candidates(tmp_path):

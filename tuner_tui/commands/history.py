@@ -6,23 +6,25 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 import yaml
 from rich.table import Table
+from rich.text import Text
 
 from tuner_tui.commands.common import out, print_json
 from tuner_tui.domain.event_text import describe, human_bytes
+from tuner_tui.domain.liveness import Stall, short_duration
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_diff import diff_many
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_query import RunFilter, filter_runs
 from tuner_tui.domain.runs import ACTIVE
-from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.run_service import RunService, with_stall
 from tuner_tui.runtime.series_cache import RunSeries
 from tuner_tui.runtime.store import RunStore
 
@@ -31,19 +33,43 @@ def _fmt(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else ("" if value is None else str(value))
 
 
+def _figure(key: str, value: object) -> str:
+    """A final figure as a person reads it: bytes as GiB/MiB, seconds as seconds."""
+    if key == "peak_memory" and isinstance(value, (int, float)):
+        return human_bytes(value)
+    return _fmt(value)
+
+
+def _service() -> RunService:
+    return RunService(Home.default())
+
+
 def _store() -> RunStore:
-    return RunStore(Home.default())
+    return _service().store
 
 
-def _reconciled(store: RunStore) -> list[dict]:
-    return [launcher.reconcile(r, store) if r["status"] in ACTIVE else r for r in store.all()]
+def _status(record: dict) -> str:
+    stall = record.get("stall")
+    if stall:
+        return f"stalled {short_duration(stall['silent_s'])}"
+    return record["status"]
+
+
+def _duration(record: dict) -> str:
+    """Training time over every attempt (a resumed run's segments add up); a live run's since its launch."""
+    runtime = (record.get("final") or {}).get("runtime_s")
+    if record["status"] not in ACTIVE and isinstance(runtime, (int, float)):
+        return f"{runtime:.0f}s"
+    since = record.get("launched") or record.get("started")
+    if record["status"] in ACTIVE and since:
+        return f"{max(0.0, time.time() - since):.0f}s"
+    return ""
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    store = _store()
     wanted = RunFilter(status=args.status, method=args.method, model=args.model, tag=args.tag, text=args.search,
                        sort=args.sort, limit=args.limit)
-    records = filter_runs(_reconciled(store), wanted)
+    records = filter_runs(_service().shown(), wanted)
     if args.json:
         print_json(records)
         return 0
@@ -52,6 +78,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     table.add_column("id", no_wrap=True, min_width=8)
     table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=22 if wide else 14)
     table.add_column("status", no_wrap=True, min_width=8)
+    table.add_column("parent", no_wrap=True, min_width=8)
     table.add_column("method", no_wrap=True, min_width=6)
     table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=30 if wide else 14)
     extra_columns = ("steps", "peak mem", "started") if wide else ()
@@ -60,27 +87,30 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for r in records:
         final = r.get("final") or {}
         started = time.strftime("%m-%d %H:%M", time.localtime(r["started"])) if r.get("started") else ""
-        duration = f"{(r.get('ended') or time.time()) - r['started']:.0f}s" if r.get("started") else ""
         extra = (_fmt(final.get("steps")), human_bytes(r.get("peak_memory")), started) if wide else ()
-        table.add_row(r["id"], r["name"], r["status"], r.get("method") or "", r.get("model") or "",
-                      _fmt(final.get("best_eval_loss")), *extra, duration)
+        table.add_row(r["id"], r["name"], _status(r), r.get("parent_id") or "", r.get("method") or "",
+                      r.get("model") or "", _fmt(final.get("best_eval_loss")), *extra, _duration(r))
     out.print(table)
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = _store()
-    record = launcher.reconcile(store.resolve(args.run), store)
-    children = [r["id"] for r in store.all() if r.get("parent_id") == record["id"]]
-    run_dir = Path(record["run_dir"])
-    events = read_events(run_dir / "events.jsonl")
-    recipe_text = (run_dir / "recipe.yaml").read_text(encoding="utf-8") if (run_dir / "recipe.yaml").exists() else ""
+    service = _service()
+    record = with_stall(service.resolve(args.run))
+    children = [r["id"] for r in service.store.all() if r.get("parent_id") == record["id"]]
+    paths = RunDir.of(record["run_dir"])
+    run_dir = paths.path
+    events = read_events(paths.events)
+    recipe_text = paths.recipe.read_text(encoding="utf-8") if paths.recipe.exists() else ""
     if args.json:
         print_json({**record, "children": children, "recipe": yaml.safe_load(recipe_text) if recipe_text else None,
                     "last_events": events[-10:]})
         return 0
-    out.print(f"[bold]{record['id']}[/] {record['name']} · [bold]{record['status']}[/] · {record.get('method')} on "
-              f"{record.get('model')}", highlight=False)
+    out.print(Text.assemble((record["id"], "bold"), f" {record['name']} · ", (_status(record), "bold"),
+                            f" · {record.get('method')} on {record.get('model')}"))
+    if record.get("stall"):
+        out.print(f"  the worker is alive but {Stall(**record['stall']).describe()}: tuner stop {record['id']} "
+                  "stops it", markup=False)
     for key in ("created", "started", "ended"):
         if record.get(key):
             out.print(f"  {key}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(record[key]))}")
@@ -91,8 +121,10 @@ def cmd_show(args: argparse.Namespace) -> int:
                   markup=False)
     final = record.get("final") or {}
     if final:
-        out.print("  final: " + ", ".join(f"{k} {_fmt(v)}" for k, v in final.items() if v is not None),
+        out.print("  final: " + ", ".join(f"{k} {_figure(k, v)}" for k, v in final.items() if v is not None),
                   markup=False)
+    if record.get("peak_memory"):
+        out.print(f"  peak memory: {human_bytes(record['peak_memory'])}")
     out.print(f"  lineage: parent {record.get('parent_id') or '-'} · children {', '.join(children) or '-'}")
     for key, (old, new) in (record.get("edits") or {}).items():
         out.print(f"  edit: {key}: {old} → {new}", markup=False)
@@ -155,34 +187,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    store = _store()
-    record = store.resolve(args.run)
-    tags = sorted(set(record.get("tags") or []) | {args.tag})
-    store.update(record["id"], tags=tags)
-    out.print(f"{record['id']}: tags {', '.join(tags)}")
+    service = _service()
+    record = service.store.resolve(args.run)
+    tags = service.tag(record["id"], args.tag)
+    out.print(f"{record['id']}: tags {', '.join(tags)}", markup=False)
     return 0
 
 
 def cmd_note(args: argparse.Namespace) -> int:
-    store = _store()
-    record = store.resolve(args.run)
-    store.update(record["id"], notes=args.text)
+    service = _service()
+    record = service.store.resolve(args.run)
+    service.note(record["id"], args.text)
     out.print(f"{record['id']}: note saved")
     return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
-    home = Home.default()
-    store = RunStore(home)
-    record = launcher.reconcile(store.resolve(args.run), store)
-    if record["status"] in ACTIVE:
-        if not args.force:
-            raise ProblemsFound([Problem(record["id"], "the run is still running",
-                                         hint=f"tuner stop {record['id']} first, or tuner rm {record['id']} --force")])
-        launcher.stop(record, home)
-    store.remove(record["id"])
-    if args.files:
-        shutil.rmtree(record["run_dir"], ignore_errors=True)
+    service = _service()
+    record = service.resolve(args.run)
+    service.remove(record, files=args.files, force=args.force)
     out.print(f"removed run {record['id']}" + (" and its files" if args.files else
                                                  f" from the index (files kept in {record['run_dir']})"))
     return 0

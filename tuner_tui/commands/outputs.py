@@ -11,9 +11,9 @@ from rich.panel import Panel
 from tuner_tui.commands.common import err, out, print_json
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
-from tuner_tui.runtime import launcher
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.home import Home
-from tuner_tui.runtime.store import RunStore
+from tuner_tui.runtime.run_service import RunService
 
 
 def _quiet_hf() -> None:
@@ -30,11 +30,10 @@ def _quiet_hf() -> None:
 
 
 def _ended_run(ref: str) -> tuple[dict, Path]:
-    home = Home.default()
-    store = RunStore(home)
-    record = launcher.reconcile(store.resolve(ref), store)
-    run_dir = Path(record["run_dir"])
-    if not (run_dir / "adapter").is_dir() and not (run_dir / "merged").is_dir():
+    record = RunService(Home.default()).resolve(ref)
+    paths = RunDir.of(record["run_dir"])
+    run_dir = paths.path
+    if not paths.adapter.is_dir() and not paths.merged.is_dir():
         raise ProblemsFound([Problem(record["id"], f"the run has no trained weights yet (it is {record['status']})",
                                      hint="only finished runs have adapter/ or merged/")])
     return record, run_dir

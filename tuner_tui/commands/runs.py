@@ -21,15 +21,16 @@ from rich.text import Text
 from tuner_tui.commands.common import err, out, print_json, print_problems
 from tuner_tui.domain.event_text import describe, human_bytes
 from tuner_tui.domain.events import TERMINAL, terminal_event
-from tuner_tui.domain.problems import Problem, ProblemsFound
-from tuner_tui.domain.recipe_diff import diff
+from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import EventLog, read_events
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.preflight import preflight
-from tuner_tui.runtime.recipe_catalog import builtin_dir, resolve_recipe
+from tuner_tui.runtime.recipe_catalog import resolve_recipe
+from tuner_tui.runtime.run_service import RunService
 from tuner_tui.runtime.store import RunStore
 
 POLL_S = 0.5
@@ -42,31 +43,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     checked = preflight(loaded, home, force=args.force)
     if not args.json:
         print_problems(checked.warnings)
-    origin = "built-in" if path.resolve().parent == builtin_dir().resolve() else (
-        "yours" if path.resolve().parent == home.recipes_dir.resolve() else "path")
-    record = launcher.create_run(loaded, home, name=args.name, origin=origin)
-    return _launch_and_follow(record, home, args, resume=False)
+    launched = RunService(home).start(loaded, name=args.name, checked=checked)
+    return _follow_launched(launched.record, launched.process, home, args, resume=False)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     home = Home.default()
-    store = RunStore(home)
-    record = launcher.reconcile(store.resolve(args.run), store)
-    if record["status"] in ("queued", "running"):
-        raise ProblemsFound([Problem(record["id"], "the run is still running", hint=f"follow it: tuner logs -f "
-                                     f"{record['id']}")])
-    if record["status"] == "finished":
-        raise ProblemsFound([Problem(record["id"], "the run already finished", hint="to train more, "
-                                     f"tuner relaunch {record['id']} --set train.epochs=N")])
-    return _launch_and_follow(record, home, args, resume=True)
+    service = RunService(home)
+    record = service.resolve(args.run)
+    proc = service.resume(record)
+    return _follow_launched(record, proc, home, args, resume=True)
 
 
 def cmd_relaunch(args: argparse.Namespace) -> int:
     home = Home.default().ensure()
-    parent = RunStore(home).resolve(args.run)
-    source = Path(parent["run_dir"]) / "recipe.yaml"
+    service = RunService(home)
+    parent = service.resolve(args.run)
+    source = RunDir.of(parent["run_dir"]).recipe
     if args.edit:
-        draft = Path(parent["run_dir"]).parent / f".relaunch-{parent['id']}-{os.getpid()}.yaml"
+        draft = source.parent.parent / f".relaunch-{parent['id']}-{os.getpid()}.yaml"
         shutil.copyfile(source, draft)
         try:
             loaded = _edit_until_valid(draft, args.overrides)
@@ -78,14 +73,12 @@ def cmd_relaunch(args: argparse.Namespace) -> int:
     checked = preflight(loaded, home, force=args.force)
     if not args.json:
         print_problems(checked.warnings)
-    before = load_recipe(source).recipe.model_dump(mode="json")
-    edits = {k: list(v) for k, v in diff(before, loaded.recipe.model_dump(mode="json")).items()}
-    record = launcher.create_run(loaded, home, name=args.name or parent["name"], origin="relaunch",
-                                 parent_id=parent["id"], edits=edits)
+    launched = service.start(loaded, name=args.name, parent=parent, checked=checked)
     if not args.json:
+        edits = launched.record.get("edits") or {}
         changed = ", ".join(f"{k}: {old} → {new}" for k, (old, new) in edits.items()) or "no changes"
-        out.print(f"re-launch of {parent['id']}: {changed}", markup=False)
-    return _launch_and_follow(record, home, args, resume=False)
+        out.print(f"re-launch of {parent['id']} as {launched.record['name']}: {changed}", markup=False)
+    return _follow_launched(launched.record, launched.process, home, args, resume=False)
 
 
 def _edit_until_valid(path: Path, overrides: list[str]):
@@ -102,19 +95,20 @@ def _edit_until_valid(path: Path, overrides: list[str]):
             input("Press Enter to edit again (Ctrl-C gives up) ")
 
 
-def _launch_and_follow(record: dict, home: Home, args: argparse.Namespace, resume: bool) -> int:
-    proc = launcher.launch(record, home, resume=resume)
+def _follow_launched(record: dict, proc: subprocess.Popen, home: Home, args: argparse.Namespace,
+                     resume: bool) -> int:
     run_id, run_dir = record["id"], record["run_dir"]
     if args.json:
         sys.stdout.write(json.dumps({"run_id": run_id, "run_dir": run_dir}) + "\n")
         sys.stdout.flush()
     else:
-        out.print(f"{'resumed' if resume else 'launched'} run [bold]{run_id}[/] ({record['name']}) · {run_dir}")
+        out.print(Text.assemble(f"{'resumed' if resume else 'launched'} run ", (run_id, "bold"),
+                                f" ({record['name']}) · {run_dir}"))
     if args.detach:
         if not args.json:
             out.print(f"follow: [bold]tuner logs -f {run_id}[/]   stop: [bold]tuner stop {run_id}[/]")
         return 0
-    log = EventLog(Path(run_dir) / "events.jsonl")
+    log = EventLog(RunDir.of(run_dir).events)
     if resume:
         log.read_new()       # start following after the previous attempt's events
     try:
@@ -125,8 +119,8 @@ def _launch_and_follow(record: dict, home: Home, args: argparse.Namespace, resum
     if final is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)             # the worker's last store update comes after its terminal event
-    store = RunStore(home)
-    record = launcher.reconcile(store.get(run_id) or record, store)
+    service = RunService(home)
+    record = service.reconcile(service.store.get(run_id) or record)
     if final is not None and record["status"] in ACTIVE:
         record = {**record, **fields_from_terminal(final)}     # a worker slow to exit: its event says how
     if args.json:
@@ -220,8 +214,8 @@ def _print_end(record: dict, final: dict | None) -> None:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    home = Home.default()
-    record = launcher.stop(RunStore(home).resolve(args.run), home)
+    service = RunService(Home.default())
+    record = service.stop(service.resolve(args.run))
     if args.json:
         print_json(record)
     else:
@@ -230,14 +224,14 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
-    home = Home.default()
-    store = RunStore(home)
-    record = launcher.reconcile(store.resolve(args.run), store)
-    path = Path(record["run_dir"]) / "events.jsonl"
+    """The run's events; with -f, followed until it ends. Exits 1 when the run failed or crashed (as `run`)."""
+    service = RunService(Home.default())
+    record = service.resolve(args.run)
+    path = RunDir.of(record["run_dir"]).events
     if args.json:
         print_json(read_events(path))
         return 0
-    log = EventLog(path)
+    log, stalled = EventLog(path), None
     try:
         while True:
             events = log.read_new()
@@ -246,13 +240,31 @@ def cmd_logs(args: argparse.Namespace) -> int:
                     out.print(describe(event), markup=False, highlight=False)
             if not args.follow or terminal_event(events) is not None:
                 break
-            record = launcher.reconcile(store.get(record["id"]) or record, store)
-            if record["status"] not in ("queued", "running"):
+            record = service.reconcile(service.store.get(record["id"]) or record)
+            if record["status"] not in ACTIVE:
                 for event in log.read_new():
                     out.print(describe(event), markup=False, highlight=False)
-                out.print(f"run is {record['status']}")
                 break
+            stalled = _say_stall(record, stalled)
             time.sleep(POLL_S)
     except KeyboardInterrupt:
         err.print("stopped following; the run goes on")
-    return 0
+        return 0
+    record = service.store.get(record["id"]) or record
+    if args.follow or record["status"] not in ACTIVE:
+        out.print(f"run is {record['status']}")
+    return 1 if record["status"] in ("failed", "crashed") else 0
+
+
+def _say_stall(record: dict, said: float | None) -> float | None:
+    """Print once when the live worker falls silent and again every minute it stays so; once when it recovers."""
+    found = launcher.stall_of(record)
+    if found is None:
+        if said is not None:
+            err.print("the worker is making progress again")
+        return None
+    if said is None or found.silent_s - said >= 60:
+        err.print(f"run {record['id']} is {found.describe()}; it is alive (not crashed): tuner stop "
+                  f"{record['id']} stops it")
+        return found.silent_s
+    return said

@@ -15,7 +15,8 @@ from typing import Any
 from orjson import loads as _loads  # parses event lines several times faster than json (bench/)
 
 VERSION = 1
-TERMINAL = ("finished", "stopped", "failed")
+# `crashed` is written by the supervisor alone (the worker was killed by a signal before it could report).
+TERMINAL = ("finished", "stopped", "failed", "crashed")
 FAILURE_CAUSES = ("oom", "nan_loss", "data_error", "model_not_found", "disk_full", "killed", "error")
 PHASES = ("loading", "training", "evaluating", "saving", "merging")
 

@@ -239,8 +239,8 @@ class _Workers:
             log.warning("tuner gpu: could not read the run store", exc_info=True)
             return
         fresh: dict[int, tuple[str, psutil.Process]] = {}
-        for run_id, pid, created in runs:
-            for proc in self._tree(pid, created):
+        for run_id, pid, run_dir in runs:
+            for proc in self._tree(pid, run_dir):
                 kept = self._procs.get(proc.pid)
                 if kept is not None and kept[1].create_time() == proc.create_time():
                     proc = kept[1]                    # the same process: keep its CPU % baseline
@@ -250,21 +250,23 @@ class _Workers:
         self._primed &= set(fresh)
         self._procs = fresh
 
-    def _running_runs(self) -> list[tuple[str, int, float | None]]:
+    def _running_runs(self) -> list[tuple[str, int, str]]:
         if self._store is None:
             from tuner_tui.runtime.store import RunStore  # lazily: tinydb/filelock only when sampling
 
             self._store = RunStore(self.home or Home.default())
         host = socket.gethostname()
-        return [(r["id"], int(r["pid"]), r.get("pid_create_time")) for r in self._store.all()
-                if r.get("status") == "running" and r.get("pid") and r.get("host") in (None, host)]
+        return [(r["id"], int(r["pid"]), r["run_dir"]) for r in self._store.all()
+                if r.get("status") in ("queued", "running") and r.get("pid") and r.get("host") in (None, host)]
 
     @staticmethod
-    def _tree(pid: int, created: float | None) -> list[psutil.Process]:
+    def _tree(pid: int, run_dir: str) -> list[psutil.Process]:
+        """The run's supervisor and everything under it; a reused pid (another command line) is not ours.
+        The command line names the run dir: an identity that no clock step moves (create times do)."""
         try:
             proc = psutil.Process(pid)
-            if created is not None and abs(proc.create_time() - created) >= 1.0:
-                return []                                     # the pid was reused by another process
+            if run_dir not in proc.cmdline():
+                return []
             return [proc, *proc.children(recursive=True)]
         except psutil.Error:
             return []

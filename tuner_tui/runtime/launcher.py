@@ -1,7 +1,13 @@
-"""Creating, launching, stopping and reconciling runs (the lifecycle in docs/architecture.md).
+"""Starting, stopping and reconciling run processes (the lifecycle in docs/architecture.md).
 
-The worker is started with an argv list (never a shell string), in its own session, stdin from /dev/null and
-stdout/stderr to RUN_DIR/worker.log, so it outlives the terminal, the SSH connection and the UI."""
+A launch starts the run's supervisor (runtime/supervisor.py), which starts the worker: argv lists (never a
+shell string), their own sessions, stdin from /dev/null, stdout/stderr to worker.log, so both outlive the
+terminal, the SSH connection and the UI. The launcher writes `queued` and the supervisor's pid; the worker
+writes `running` and its terminal state; the supervisor writes the terminal state when the worker could not.
+
+Liveness is the run lock (runtime/run_lock.py): taken by the launcher before the record exists and handed to
+the supervisor and the worker. A run is reconciled to `crashed` only when its lock is free and its log has no
+terminal event: both processes are provably gone. Never by pids, create times or the wall clock."""
 
 from __future__ import annotations
 
@@ -15,68 +21,18 @@ import time
 from pathlib import Path
 
 import psutil
-import yaml
 
-from tuner_tui.domain.dataset_rows import is_local, is_local_folder, local_path
 from tuner_tui.domain.events import encode, make_event, terminal_event
-from tuner_tui.domain.model_sources import source_kind
 from tuner_tui.domain.problems import Problem, ProblemsFound
-from tuner_tui.domain.recipe_loader import LoadedRecipe
-from tuner_tui.domain.runs import ACTIVE, fields_from_terminal, new_run_id
+from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
+from tuner_tui.runtime import run_lock
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.store import RunStore
+from tuner_tui.runtime.supervisor import LOCK_FD_ENV, STOP_GRACE_S
 
-STOP_GRACE_S = 120.0
-
-
-def resolved_recipe(loaded: LoadedRecipe) -> dict:
-    """The recipe as the worker must see it: local paths made absolute, so the run dir stands alone."""
-    data = loaded.recipe.model_dump(mode="json", exclude_none=False)
-    base = loaded.base_dir
-    if is_local(data["data"]["path"], base) or is_local_folder(data["data"]["path"], base):
-        data["data"]["path"] = str(local_path(data["data"]["path"], base).resolve())
-    if source_kind(data["model"]["source"], base) == "local":
-        data["model"]["source"] = str(local_path(data["model"]["source"], base).resolve())
-    if data["launch"]["accelerate_config"]:
-        data["launch"]["accelerate_config"] = str(local_path(data["launch"]["accelerate_config"], base).resolve())
-    return data
-
-
-def new_run_dir(home: Home) -> tuple[str, Path]:
-    """A fresh run id and its directory (0700), created: ids are random, so a taken one is drawn again."""
-    run_id = new_run_id()
-    while home.run_dir(run_id).exists():
-        run_id = new_run_id()
-    run_dir = home.run_dir(run_id)
-    run_dir.mkdir(mode=0o700)
-    return run_id, run_dir
-
-
-def create_run(loaded: LoadedRecipe, home: Home, name: str | None = None, origin: str = "path",
-               parent_id: str | None = None, edits: dict | None = None) -> dict:
-    store = RunStore(home)
-    run_id, run_dir = new_run_dir(home)
-    recipe = loaded.recipe
-    header = f"# Resolved recipe of run {run_id} (from {loaded.path or 'text'}); tuner resume/relaunch read it.\n"
-    text = header + yaml.safe_dump(resolved_recipe(loaded), sort_keys=False, allow_unicode=True)
-    _write_private(run_dir / "recipe.yaml", text)
-    record: dict = {
-        "id": run_id, "name": name or recipe.name, "recipe_name": recipe.name,
-        "recipe_path": str(loaded.path) if loaded.path else None, "recipe_origin": origin,
-        "method": recipe.method.kind, "model": recipe.model.source, "status": "queued",
-        "created": time.time(), "started": None, "ended": None, "pid": None, "pid_create_time": None,
-        "host": socket.gethostname(), "parent_id": parent_id, "edits": edits or {}, "tags": [], "notes": "",
-        "final": {}, "peak_memory": None, "failure": None, "run_dir": str(run_dir),
-        "trust_remote_code": recipe.model.trust_remote_code,
-    }
-    return store.create(record)
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
+STOP_MARGIN_S = 15.0       # after the grace: the supervisor's own kill and its terminal event
 
 
 def worker_argv(run_dir: Path, num_processes: int, accelerate_config: str | None, resume: bool) -> list[str]:
@@ -100,86 +56,142 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(record: dict, home: Home, resume: bool = False) -> subprocess.Popen:
-    run_dir = Path(record["run_dir"])
-    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8"))
-    launch_spec = recipe.get("launch") or {}
-    argv = worker_argv(run_dir, launch_spec.get("num_processes", 1), launch_spec.get("accelerate_config"), resume)
-    env = {**os.environ, "TUNER_HOME": str(home.root), "PYTHONUNBUFFERED": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
-    with open(run_dir / "worker.log", "ab") as log:
-        os.chmod(run_dir / "worker.log", 0o600)
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, cwd=run_dir, env=env)
+def recipe_worker_argv(run_dir: RunDir, recipe: dict, resume: bool) -> list[str]:
+    spec = recipe.get("launch") or {}
+    return worker_argv(run_dir.path, spec.get("num_processes", 1), spec.get("accelerate_config"), resume)
+
+
+def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subprocess.Popen:
+    """Start the supervisor of `record`'s run with the held run lock `lock_fd` (closed here once handed over).
+
+    Writes `queued` with the supervisor's pid; the worker writes `running` once it has started."""
+    run_dir = RunDir.of(record["run_dir"])
+    run_dir.heartbeat.unlink(missing_ok=True)       # an earlier attempt's beat says nothing about this one
+    argv = [sys.executable, "-m", "tuner_tui.runtime.supervisor", str(run_dir), "--", *worker]
+    env = {**os.environ, "TUNER_HOME": str(home.root), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
+           LOCK_FD_ENV: str(lock_fd)}
     try:
-        create_time = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        create_time = None
-    RunStore(home).update(record["id"], status="running", pid=proc.pid, pid_create_time=create_time,
-                          host=socket.gethostname(), launched=time.time(), ended=None, failure=None)
+        with open(run_dir.log, "ab") as log:
+            os.chmod(run_dir.log, 0o600)
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, close_fds=True, pass_fds=(lock_fd,),
+                                    cwd=run_dir.path, env=env)
+    finally:
+        os.close(lock_fd)                # the supervisor holds the lock now (or, if it failed to start, no one)
+    RunStore(home).update(record["id"], status="queued", pid=proc.pid, host=socket.gethostname(),
+                          launched=time.time(), ended=None, failure=None,
+                          attempts=int(record.get("attempts") or 0) + 1)
     return proc
 
 
-def worker_alive(record: dict) -> bool:
-    """The recorded pid still runs and is the same process (pids get reused: compare create time)."""
-    pid = record.get("pid")
-    if not pid:
-        return record["status"] == "queued" and time.time() - record.get("created", 0) < 60
+# ------------------------------------------------------------------------------------------ liveness
+
+def is_alive(record: dict) -> bool:
+    """The run's supervisor or worker lives (its lock is held). Runs of another host count as alive: this
+    machine cannot tell."""
+    if record.get("host") not in (None, socket.gethostname()):
+        return True
+    run_dir = RunDir.of(record["run_dir"])
+    if run_lock.held(run_dir):
+        return True
+    return not run_dir.lock.exists() and _legacy_worker_alive(record, run_dir)
+
+
+def _legacy_worker_alive(record: dict, run_dir: RunDir) -> bool:
+    """A run launched before run locks existed: its recorded process still runs with this run dir in its
+    command line (an identity no clock step or pid reuse can fake)."""
+    return bool(record.get("pid")) and _runs_in(int(record["pid"]), run_dir)
+
+
+def _runs_in(pid: int, run_dir: RunDir) -> bool:
     try:
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return False
-        created = record.get("pid_create_time")
-        return created is None or abs(proc.create_time() - created) < 1.0
+        return proc.status() != psutil.STATUS_ZOMBIE and str(run_dir.path) in proc.cmdline()
     except psutil.Error:
         return False
 
 
 def reconcile(record: dict, store: RunStore) -> dict:
-    """A run marked active whose worker is gone: take its terminal event if it wrote one, else `crashed`."""
-    if record["status"] not in ACTIVE or record.get("host") not in (None, socket.gethostname()):
+    """A run marked active whose processes are provably gone: its terminal event if it wrote one, else
+    `crashed` (appended to its log too, so the run dir tells the same story). Writes nothing for live runs."""
+    if record.get("status") not in ACTIVE or is_alive(record):
         return record
-    if worker_alive(record):
-        return record
-    events = read_events(Path(record["run_dir"]) / "events.jsonl")
-    terminal = terminal_event(events)
-    if terminal is not None:
-        fields = fields_from_terminal(terminal)
-    else:
-        fields = {"status": "crashed", "ended": time.time(),
-                  "failure": {"cause": "crashed", "message": "the worker vanished without a final event (killed "
-                              "with -9, the kernel's OOM killer, or a reboot)",
-                              "suggestion": f"tuner resume {record['id']} continues from the last checkpoint; "
-                              "check worker.log and `dmesg` for the OOM killer"}}
-    store.update(record["id"], **fields)
-    return {**record, **fields}
+    run_dir = RunDir.of(record["run_dir"])
 
+    def settle(current: dict) -> dict:
+        if current.get("status") not in ACTIVE or is_alive(current):
+            return current                    # another reader settled it, or a resume started meanwhile
+        terminal = terminal_event(read_events(run_dir.events))
+        if terminal is None:
+            terminal = _vanished(current)
+            with contextlib.suppress(OSError), open(run_dir.events, "a", encoding="utf-8") as fh:
+                fh.write(encode(terminal) + "\n")
+        return {**current, **fields_from_terminal(terminal)}
+
+    return store.change(record["id"], settle) or record
+
+
+def _vanished(record: dict) -> dict:
+    from tuner_tui.runtime.exit_cause import complete_checkpoints
+
+    done = complete_checkpoints(RunDir.of(record["run_dir"]))
+    later = (f"tuner resume {record['id']} continues from {done[-1].name}" if done else
+             f"no checkpoint was saved: tuner relaunch {record['id']} starts it again")
+    return make_event("crashed", cause="crashed", by="reconcile",
+                      message="the worker and its supervisor vanished without a final event (the machine "
+                      "rebooted or lost power, or both were killed)", suggestion=later)
+
+
+def stall_of(record: dict):
+    """How long a live run's worker has been silent (domain.liveness.Stall), or None."""
+    if record.get("status") != "running":
+        return None
+    return run_lock.current_stall(RunDir.of(record["run_dir"]))
+
+
+# ------------------------------------------------------------------------------------------ stopping
 
 def stop(record: dict, home: Home, grace_s: float = STOP_GRACE_S) -> dict:
-    """SIGTERM the worker's process group (it checkpoints and ends `stopped`); SIGKILL after the grace."""
+    """SIGTERM to the supervisor, which passes it on: the worker checkpoints at the end of the step and ends
+    `stopped`. After `grace_s` the worker is killed and the run ends `failed`/`killed`."""
     store = RunStore(home)
     record = reconcile(record, store)
     if record["status"] not in ACTIVE:
         raise ProblemsFound([Problem(record["id"], f"the run is not running (it is {record['status']})")])
-    pid = record.get("pid")
-    if not pid:
+    run_dir = RunDir.of(record["run_dir"])
+    target = _stop_target(record, run_dir)
+    if target is None:
         raise ProblemsFound([Problem(record["id"], "the run has no worker process yet; try again in a moment")])
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return reconcile(store.get(record["id"]) or record, store)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        if not worker_alive(record):
-            break
-        time.sleep(0.2)
-    else:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
-        event = make_event("failed", cause="killed", message=f"did not stop within {grace_s:.0f} s; killed",
-                           suggestion=f"tuner resume {record['id']} continues from the last checkpoint")
-        with open(Path(record["run_dir"]) / "events.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(encode(event) + "\n")
-        store.update(record["id"], **fields_from_terminal(event))
-    time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(target, signal.SIGTERM)
+    if not _wait_free(run_dir, grace_s):
+        worker = _worker_pid(record, run_dir)
+        if worker is not None:              # the supervisor's own grace may be longer than the caller's
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(worker), signal.SIGKILL)
+        _wait_free(run_dir, STOP_MARGIN_S)
     return reconcile(store.get(record["id"]) or record, store)
+
+
+def _stop_target(record: dict, run_dir: RunDir) -> int | None:
+    for pid in (record.get("pid"), _worker_pid(record, run_dir)):
+        if pid and _runs_in(int(pid), run_dir):
+            return int(pid)
+    return None
+
+
+def _worker_pid(record: dict, run_dir: RunDir) -> int | None:
+    beat = run_lock.read_heartbeat(run_dir) or {}
+    for pid in (record.get("worker_pid"), beat.get("pid")):
+        if isinstance(pid, int) and _runs_in(pid, run_dir):
+            return pid
+    return None
+
+
+def _wait_free(run_dir: RunDir, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while run_lock.held(run_dir):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+    return True

@@ -6,11 +6,12 @@ N events/s (default 10), `t` re-stamped to now and flushed per line as the real 
 `tuner logs -f` and the GPU panel follow it exactly like a live run: for screenshots, demos, UI tests and the
 UI benches (bench/ui_idle.py). `--stop-after K` writes only the first K events; with `--hold` it then waits
 (the run stays "running") until SIGTERM, which writes a `stopped` event, as `tuner stop` expects. Without
-SIGTERM the replay ends where the recording ends (its `finished`/`failed`, or nothing: then reconciling marks
-the run `crashed`, as for a worker that vanished).
+SIGTERM the replay ends where the recording ends (its `finished`/`failed`, or nothing: then its supervisor
+writes `failed`, as for a worker that exited without reporting).
 
-`start_replay` makes it a real run: a store record (status running, the replay's pid and create time), a run
-dir with the source's recipe.yaml, output to worker.log, its own session. Imports no torch, and this module
+`start_replay` makes it a real run: a store record, a run dir with the source's recipe.yaml, launched as a
+worker is (a supervisor holding the run lock, output to worker.log, its own session); the replay says
+`running` as a worker does. Imports no torch, and this module
 imports nothing heavy at the top (the replay process starts in ~50 ms)."""
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from tuner_tui.runtime.event_log import read_events
 def replay(source: Path, run_dir: Path, rate: float = 10.0, stop_after: int | None = None, hold: bool = False,
            stop: threading.Event | None = None) -> str:
     """Append the source's events to run_dir/events.jsonl at `rate` per second; returns how it ended:
-    the source's terminal type, "stopped" (stop was set: a `stopped` event was written) or "ended"."""
+    the source's terminal type, "stopped" (stop was set: a `stopped` event was written) or "ended" (then the
+    supervisor reports that it ended without a final event)."""
     stop = stop or threading.Event()
     events = read_events(source)
     if stop_after is not None:
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stop-after", type=int, default=None, help="write only the first K events")
     parser.add_argument("--hold", action="store_true", help="after the last event, wait for SIGTERM")
     args = parser.parse_args(argv)
+    _say_running(args.run_dir)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     ended = replay(args.source, args.run_dir, args.rate, args.stop_after, args.hold, stop)
@@ -86,45 +89,47 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _say_running(run_dir: Path) -> None:
+    """What the worker does first: the run is `running` (a replay stands in for a worker)."""
+    from tuner_tui.runtime.home import Home
+    from tuner_tui.runtime.store import RunStore
+
+    RunStore(Home.default()).change(run_dir.resolve().name, lambda r: {**r, "status": "running",
+                                                                       "started": r.get("started") or time.time(),
+                                                                       "worker_pid": os.getpid()})
+
+
 # ------------------------------------------------------------------------------------------ a real run
 
 def start_replay(home: Any, source_events: Path | str, name: str = "replay", rate: float = 10.0,
                  stop_after: int | None = None, hold: bool = False) -> tuple[dict, subprocess.Popen]:
-    """A run in `home` (a runtime.home.Home) driven by a replay process: status running with the replay's pid
-    and create time, so `reconcile` treats it as alive and the GPU sampler lists it as a worker."""
-    import psutil
+    """A run in `home` (a runtime.home.Home) driven by a replay process in the worker's place: launched like a
+    worker (its supervisor holds the run lock, so it is alive; the GPU sampler lists it as a worker)."""
     import yaml
 
-    from tuner_tui.runtime.launcher import new_run_dir
+    from tuner_tui.domain.run_dir import RunDir
+    from tuner_tui.domain.runs import new_record
+    from tuner_tui.runtime import launcher, run_lock
+    from tuner_tui.runtime.run_service import new_run_dir
     from tuner_tui.runtime.store import RunStore
 
     source = Path(source_events).resolve()
-    store = RunStore(home)
-    run_id, run_dir = new_run_dir(home)
+    run_id, path = new_run_dir(home)
+    run_dir = RunDir(path)
+    lock_fd = run_lock.take(run_dir)
     recipe: dict = {}
     if (source.parent / "recipe.yaml").is_file():
-        shutil.copyfile(source.parent / "recipe.yaml", run_dir / "recipe.yaml")
-        recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
+        shutil.copyfile(source.parent / "recipe.yaml", run_dir.recipe)
+        recipe = yaml.safe_load(run_dir.recipe.read_text(encoding="utf-8")) or {}
     argv = [sys.executable, "-m", "tuner_tui.runtime.replay", str(source), str(run_dir), "--rate", str(rate)]
     argv += (["--stop-after", str(stop_after)] if stop_after is not None else []) + (["--hold"] if hold else [])
-    env = {**os.environ, "TUNER_HOME": str(home.root), "PYTHONUNBUFFERED": "1"}
-    with open(run_dir / "worker.log", "ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, cwd=run_dir, env=env)
-    try:
-        create_time: float | None = psutil.Process(proc.pid).create_time()
-    except psutil.Error:
-        create_time = None
-    now = time.time()
-    record = {
-        "id": run_id, "name": name, "recipe_name": recipe.get("name", name), "recipe_path": None,
-        "recipe_origin": "replay", "method": (recipe.get("method") or {}).get("kind"),
-        "model": (recipe.get("model") or {}).get("source"), "status": "running", "created": now,
-        "started": now, "launched": now, "ended": None, "pid": proc.pid, "pid_create_time": create_time,
-        "host": socket.gethostname(), "parent_id": None, "edits": {}, "tags": ["replay"], "notes": "",
-        "final": {}, "peak_memory": None, "failure": None, "run_dir": str(run_dir), "replay_of": str(source),
-    }
-    return store.create(record), proc
+    record = new_record(run_id, str(run_dir), name=name, recipe_name=recipe.get("name", name),
+                        recipe_origin="replay", method=(recipe.get("method") or {}).get("kind"),
+                        model=(recipe.get("model") or {}).get("source"), host=socket.gethostname(),
+                        tags=["replay"], replay_of=str(source))
+    RunStore(home).create(dict(record))
+    proc = launcher.launch(dict(record), home, argv, lock_fd)
+    return RunStore(home).get(run_id) or dict(record), proc
 
 
 # ------------------------------------------------------------------------------------------ a recording

@@ -1,71 +1,23 @@
-"""What the cockpit does to runs and recipes, in one place below the UI (the UI never writes files itself).
-
-Launching goes through the same steps as `tuner run`: pre-flight, create the record and run dir, start the
-detached worker. Saving a recipe somewhere new keeps its relative data/model paths pointing at the same files."""
+"""What the cockpit does to recipes, below the UI (the UI never writes files itself); what it does to runs is
+runtime/run_service.py, shared with the CLI. Saving a recipe somewhere new keeps its relative data/model paths
+pointing at the same files."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tuner_tui.domain.dataset_rows import local_path
 from tuner_tui.domain.model_sources import source_kind
-from tuner_tui.domain.problems import Problem, ProblemsFound
-from tuner_tui.domain.recipe_diff import diff
-from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe, load_recipe_text
+from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe_text
 from tuner_tui.domain.yaml_source import parse
-from tuner_tui.runtime import launcher
-from tuner_tui.runtime.home import Home
-from tuner_tui.runtime.preflight import Preflight, preflight
-from tuner_tui.runtime.recipe_catalog import builtin_dir
-from tuner_tui.runtime.store import RunStore, write_atomic
-
-
-@dataclass
-class Launched:
-    record: dict
-    process: subprocess.Popen
-    warnings: list[Problem] = field(default_factory=list)
-
-
-def recipe_origin(path: Path | None, home: Home) -> str:
-    if path is None:
-        return "path"
-    folder = path.resolve().parent
-    if folder == builtin_dir().resolve():
-        return "built-in"
-    return "yours" if folder == home.recipes_dir.resolve() else "path"
+from tuner_tui.runtime.store import write_atomic
 
 
 def check(text: str, path: Path | None, shown_as: str | None = None) -> LoadedRecipe:
     """Validate editor text as if it were saved at `path` (relative paths resolve from there); problems
     name `shown_as` when given (a re-launch draft is not the parent's recipe.yaml, though it resolves there)."""
     return load_recipe_text(text, filename=shown_as or str(path or "<new recipe>"), path=path)
-
-
-def start(loaded: LoadedRecipe, home: Home, name: str | None = None, parent: dict | None = None,
-          checked: Preflight | None = None) -> Launched:
-    """Pre-flight (raises ProblemsFound on blocking problems), then create and launch a detached worker."""
-    checked = checked or preflight(loaded)
-    edits: dict = {}
-    if parent is not None:
-        before = load_recipe(Path(parent["run_dir"]) / "recipe.yaml").recipe.model_dump(mode="json")
-        edits = {k: list(v) for k, v in diff(before, loaded.recipe.model_dump(mode="json")).items()}
-    record = launcher.create_run(loaded, home, name=name or (parent or {}).get("name"),
-                                 origin="relaunch" if parent else recipe_origin(loaded.path, home),
-                                 parent_id=parent["id"] if parent else None, edits=edits)
-    process = launcher.launch(record, home)
-    return Launched(RunStore(home).get(record["id"]) or record, process, checked.warnings)
-
-
-def resume(record: dict, home: Home) -> subprocess.Popen:
-    store = RunStore(home)
-    record = launcher.reconcile(record, store)
-    if record["status"] in ("queued", "running", "finished"):
-        raise ProblemsFound([Problem(record["id"], f"cannot resume: the run is {record['status']}")])
-    return launcher.launch(record, home, resume=True)
 
 
 def relocate(text: str, old_base: Path, new_base: Path) -> tuple[str, list[str]]:

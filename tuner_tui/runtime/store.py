@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -223,9 +223,13 @@ class RunStore:
             for record in records:
                 self._mirror(record)
 
-    def update(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
-        """Change some fields of one run. With 10,000 runs: a stat (no parse when this store wrote or read
-        the index last), a plain scan, one dump, write and fsync of runs.json, and record.json."""
+    def change(self, run_id: str, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
+        """Read-modify-write one run under the lock, as one operation: `edit` gets the record as stored now
+        and returns it changed (or as it was). Nothing read outside the lock can be written back, so two
+        writers never lose each other's changes (8 processes x 50 tags keep 400 of 400: tests/test_store.py).
+
+        With 10,000 runs: a stat (no parse when this store wrote or read the index last), a plain scan, one
+        dump, write and fsync of runs.json, and record.json. Returns the record as written (None: no such run)."""
         with self._runs() as runs:
             storage = runs.storage
             data = storage.read() or {}
@@ -233,12 +237,19 @@ class RunStore:
             doc_id = next((key for key, doc in docs.items() if doc.get("id") == run_id), None)
             if doc_id is None:
                 return None
-            # Change the document in place and write: TinyDB's update would re-key every document twice.
-            docs[doc_id].update(_detached(fields))
+            before = _detached(docs[doc_id])
+            after = edit(_detached(before))
+            if after == before:
+                return before
+            # Replace the document in place and write: TinyDB's update would re-key every document twice.
+            docs[doc_id] = _detached(after)
             storage.write(data)
-            record = _detached(docs[doc_id])
-            self._mirror(record)
-        return record
+            self._mirror(after)
+        return _detached(after)
+
+    def update(self, run_id: str, **fields: Any) -> dict[str, Any] | None:
+        """Set some fields of one run (values that do not depend on what is stored; else use `change`)."""
+        return self.change(run_id, lambda record: {**record, **fields})
 
     def remove(self, run_id: str) -> None:
         with self._runs() as runs:

@@ -9,6 +9,8 @@ import errno
 import traceback
 from dataclasses import dataclass, field
 
+from tuner_tui.domain.failure_fixes import as_sets as _sets
+from tuner_tui.domain.failure_fixes import oom_fix
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import Recipe
 
@@ -24,23 +26,6 @@ class Failure:
 
 class NanLoss(Exception):
     pass
-
-
-def oom_fix(recipe: Recipe) -> dict[str, object]:
-    """Halve batch and double grad_accum (same effective batch), checkpoint activations, LoRA -> QLoRA."""
-    train, fix = recipe.train, {}
-    if train.batch_size > 1:
-        fix["train.batch_size"] = train.batch_size // 2
-        fix["train.grad_accum"] = train.grad_accum * 2
-    if not train.gradient_checkpointing and recipe.method.kind != "prefix":    # prefix cannot checkpoint
-        fix["train.gradient_checkpointing"] = True
-    if recipe.method.kind in ("lora", "dora") and recipe.quantization is None:
-        fix["method.kind"] = "qlora"
-    return fix
-
-
-def _sets(fix: dict[str, object]) -> str:
-    return " ".join(f"--set {k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in fix.items())
 
 
 def classify(exc: BaseException, recipe: Recipe | None, run_id: str) -> Failure:

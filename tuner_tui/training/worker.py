@@ -18,8 +18,10 @@ import traceback
 from pathlib import Path
 
 from tuner_tui.domain.recipe_loader import load_recipe
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import fields_from_terminal
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.run_lock import boot_id
 from tuner_tui.runtime.store import RunStore
 from tuner_tui.training.event_writer import EventWriter, NullWriter
 from tuner_tui.training.failures import classify
@@ -34,13 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     rank = int(os.environ.get("RANK", "0"))
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
-    writer = EventWriter(run_dir / "events.jsonl") if rank == 0 else NullWriter()
+    paths = RunDir(run_dir)
+    writer = EventWriter(paths.events, paths.heartbeat, boot_id()) if rank == 0 else NullWriter()
     store = RunStore(Home.default()) if rank == 0 else None
     run_id = run_dir.name
     recipe = None
-    started = time.time()
-    if store:
-        store.update(run_id, status="running", started=started, worker_pid=os.getpid(), host=socket.gethostname())
+    started, began = time.time(), time.monotonic()
+    if store:     # the worker alone writes `running`; `started` stays the first attempt's
+        store.change(run_id, lambda r: {**r, "status": "running", "started": r.get("started") or started,
+                                        "worker_pid": os.getpid(), "host": socket.gethostname()})
+    if os.environ.get("TUNER_TEST_FAULT") == "rss_balloon":
+        _balloon()
     try:
         loaded = load_recipe(run_dir / "recipe.yaml")
         recipe = loaded.recipe
@@ -55,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         terminal = ("failed", {"cause": failure.cause, "message": failure.message,
                                "suggestion": failure.suggestion, "fix": failure.fix,
                                "traceback_tail": failure.traceback_tail[-4000:],
-                               "summary": {"runtime_s": round(time.time() - started, 1)}})
+                               "summary": {"segment_runtime_s": round(time.monotonic() - began, 1)}})
     kind, fields = terminal
     writer.emit(kind, **fields)
     writer.close()
@@ -65,6 +71,14 @@ def main(argv: list[str] | None = None) -> int:
         store.update(run_id, **fields_from_terminal(make_event(kind, **fields)))
     print(f"tuner worker: {kind}", flush=True)
     return 0 if kind != "failed" else 1
+
+
+def _balloon() -> None:
+    """Test hook (TUNER_TEST_FAULT=rss_balloon): take CPU RAM until the kernel's OOM killer ends the process,
+    as a too-large model or batch does; only useful inside a memory-limited cgroup (tests/test_run_life.py)."""
+    held = []
+    while True:
+        held.append(bytearray(64 * 2**20))      # bytearray(n) is zero-filled: its pages are really touched
 
 
 if __name__ == "__main__":

@@ -164,10 +164,10 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.call_from_thread(self.query_one(RecipesExplorer).set_recipes, entries, self.select_recipe)
 
     def _reconciled(self, store) -> list[dict]:
-        from tuner_tui.domain.runs import ACTIVE
-        from tuner_tui.runtime.launcher import reconcile
+        """The runs as the CLI shows them (the same service): dead workers settled, silent ones `stall`ed."""
+        from tuner_tui.runtime.run_service import RunService
 
-        return [reconcile(r, store) if r["status"] in ACTIVE else r for r in store.all()]
+        return RunService(self.home, store).shown()
 
     def _records_loaded(self, store, records: list[dict]) -> None:
         self.store = store

@@ -205,10 +205,9 @@ class RecipeCommands:
     def start_run(self, loaded, checked=None, parent: dict | None = None) -> dict | None:
         """Start the worker; the new run's record, or None (and a notification) when it could not start."""
         from tuner_tui.domain.problems import ProblemsFound
-        from tuner_tui.runtime.run_actions import start
 
         try:
-            launched = start(loaded, self.home, parent=parent, checked=checked)
+            launched = self.run_service().start(loaded, parent=parent, checked=checked)
         except ProblemsFound as found:
             self._preflight_failed(found.problems)
             return None

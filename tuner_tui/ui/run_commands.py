@@ -4,10 +4,8 @@ model) runs in a worker thread or a separate process; destructive actions ask fi
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -87,11 +85,10 @@ class RunCommands:
     @work(thread=True, group="stop")
     def stop_in_background(self, record: dict) -> None:
         from tuner_tui.domain.problems import ProblemsFound
-        from tuner_tui.runtime.launcher import stop
 
         self.call_from_thread(self.notify, f"stopping {record['id']}: it checkpoints at the end of the step…")
         try:
-            final = stop(record, self.home)
+            final = self.run_service().stop(record)
         except ProblemsFound as found:
             self.call_from_thread(self.notify, found.problems[0].format(), severity="warning")
             return
@@ -99,13 +96,12 @@ class RunCommands:
 
     def action_resume(self) -> None:
         from tuner_tui.domain.problems import ProblemsFound
-        from tuner_tui.runtime.run_actions import resume
 
         record = self._need_run()
         if record is None:
             return
         try:
-            self.workers_started.append(resume(record, self.home))
+            self.workers_started.append(self.run_service().resume(record))
         except ProblemsFound as found:
             self.notify(found.problems[0].format(), severity="warning")
             return
@@ -199,10 +195,9 @@ class RunCommands:
             return
 
         def chosen(tag: str | None) -> None:
-            if tag and self.store is not None:
-                tags = sorted(set(record.get("tags") or []) | {tag})
-                self.store.update(record["id"], tags=tags)
-                self.notify(f"tagged {record['id']}: {', '.join(tags)}")
+            if tag and tag.strip():      # added to the tags stored now, not to those read when the dialog opened
+                self._change_run(record, lambda service: service.tag(record["id"], tag),
+                                 lambda tags: f"tagged {record['id']}: {', '.join(tags)}")
 
         from tuner_tui.ui.dialogs import TextPromptScreen
 
@@ -214,9 +209,9 @@ class RunCommands:
             return
 
         def chosen(note: str | None) -> None:
-            if note is not None and self.store is not None:
-                self.store.update(record["id"], notes=note)
-                self.notify(f"note saved on {record['id']}")
+            if note is not None:
+                self._change_run(record, lambda service: service.note(record["id"], note),
+                                 lambda _: f"note saved on {record['id']}")
 
         from tuner_tui.ui.dialogs import TextPromptScreen
 
@@ -241,9 +236,29 @@ class RunCommands:
         self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: ok and self._delete(record))
 
     def _delete(self, record: dict) -> None:
-        if self.store is None:
+        from tuner_tui.domain.problems import ProblemsFound
+
+        try:
+            self.run_service().remove(record, files=True)
+        except ProblemsFound as found:
+            self.notify(found.problems[0].format(), severity="warning")
             return
-        self.store.remove(record["id"])
-        shutil.rmtree(record["run_dir"], ignore_errors=True)
         self.runs_explorer.marked.discard(record["id"])
         self.notify(f"deleted run {record['id']}")
+
+    def _change_run(self, record: dict, change, said) -> None:
+        """A tag or note through the run service (one read-modify-write under the store's lock)."""
+        from tuner_tui.domain.problems import ProblemsFound
+
+        try:
+            result = change(self.run_service())
+        except ProblemsFound as found:
+            self.notify(found.problems[0].format(), severity="warning")
+            return
+        self.notify(said(result), markup=False)
+
+    def run_service(self):
+        """The service the CLI uses too (same guards, same messages), over the app's store."""
+        from tuner_tui.runtime.run_service import RunService
+
+        return RunService(self.home, self.store)

@@ -19,7 +19,7 @@ from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.ui.charts import Chart, vram_lines
 from tuner_tui.ui.repaint import show
-from tuner_tui.ui.run_icons import status_text
+from tuner_tui.ui.run_icons import record_status_text
 
 # Charts of a live run: a plotext render costs ~10-30 ms per chart on a small CPU, and a curve of thousands of
 # steps gains nothing from a redraw every second (the header does tick every second). They are redrawn every
@@ -146,7 +146,7 @@ class RunDashboard(VerticalScroll):
         text = Text()
         text.append(f"{r.get('name')} ", style="bold")
         text.append(f"{r['id']}  ", style="dim")
-        text.append_text(status_text(r.get("status", "?"), with_word=True))
+        text.append_text(record_status_text(r, with_word=True))
         what = " · ".join(str(v) for v in (r.get("method"), r.get("model")) if v)
         text.append(f"  {what}\n" if what else "\n")
         total = p.total_steps or (r.get("final") or {}).get("steps")

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tuner_tui.domain.run_query import RunFilter, RunSearch
-from tuner_tui.ui.run_icons import status_text
+from tuner_tui.ui.run_icons import record_status_text
 
 MAX_ROWS = 500
 SORTS = ("created", "best_eval_loss", "name", "status", "method", "peak_memory")
@@ -78,7 +78,7 @@ class RunsExplorer(Vertical):
             name = Text(("◆" if r["id"] in self.marked else "") + (r.get("name") or ""))
             for tag in r.get("tags") or []:                   # tags ride with the name: the side bar is narrow
                 name.append(f" #{tag}", style="cyan")
-            table.add_row(status_text(r["status"]), r["id"], name,
+            table.add_row(record_status_text(r), r["id"], name,
                           f"{best:.3f}" if isinstance(best, (int, float)) else "", key=r["id"])
         if shown:
             table.move_cursor(row=min(keep, len(shown[:MAX_ROWS]) - 1))

@@ -1,0 +1,225 @@
+"""Everything done to a run, in one place: the CLI (commands/) and the cockpit (ui/) both call this service
+to create, launch, stop, resume, re-launch, remove, tag and note, so both have the same guards and the same
+messages. Each transition of a run's status has one writer (domain/runs.py says which)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from tuner_tui.domain.dataset_rows import is_local, is_local_folder, local_path
+from tuner_tui.domain.model_sources import source_kind
+from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.recipe_diff import diff
+from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe
+from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.runs import ACTIVE, child_name, new_record, new_run_id
+from tuner_tui.runtime import launcher, run_lock
+from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.preflight import Preflight, preflight
+from tuner_tui.runtime.recipe_catalog import builtin_dir
+from tuner_tui.runtime.store import RunStore
+
+
+@dataclass
+class Launched:
+    record: dict
+    process: subprocess.Popen
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def resolved_recipe(loaded: LoadedRecipe) -> dict:
+    """The recipe as the worker must see it: local paths made absolute, so the run dir stands alone."""
+    data = loaded.recipe.model_dump(mode="json", exclude_none=False)
+    base = loaded.base_dir
+    if is_local(data["data"]["path"], base) or is_local_folder(data["data"]["path"], base):
+        data["data"]["path"] = str(local_path(data["data"]["path"], base).resolve())
+    if source_kind(data["model"]["source"], base) == "local":
+        data["model"]["source"] = str(local_path(data["model"]["source"], base).resolve())
+    if data["launch"]["accelerate_config"]:
+        data["launch"]["accelerate_config"] = str(local_path(data["launch"]["accelerate_config"], base).resolve())
+    return data
+
+
+def new_run_dir(home: Home) -> tuple[str, Path]:
+    """A fresh run id and its directory (0700), created: ids are random, so a taken one is drawn again."""
+    while True:
+        run_id = new_run_id()
+        try:
+            home.run_dir(run_id).mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return run_id, home.run_dir(run_id)
+
+
+def recipe_origin(path: Path | None, home: Home) -> str:
+    if path is None:
+        return "path"
+    folder = path.resolve().parent
+    if folder == builtin_dir().resolve():
+        return "built-in"
+    return "yours" if folder == home.recipes_dir.resolve() else "path"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def with_stall(record: dict) -> dict:
+    """The record as shown: a live but silent worker gets `stall` {silent_s, why} (never written to the store)."""
+    found = launcher.stall_of(record)
+    return {**record, "stall": {"silent_s": round(found.silent_s, 1), "why": found.why}} if found else record
+
+
+class RunService:
+    def __init__(self, home: Home, store: RunStore | None = None):
+        self.home = home
+        self.store = store or RunStore(home)
+
+    # ------------------------------------------------------------------------------------------ reading
+
+    def resolve(self, prefix: str) -> dict:
+        """A run by unique id prefix, reconciled (a dead worker's run shows how it ended)."""
+        return self.reconcile(self.store.resolve(prefix))
+
+    def reconcile(self, record: dict) -> dict:
+        return launcher.reconcile(record, self.store)
+
+    def all(self) -> list[dict]:
+        return [self.reconcile(r) if r.get("status") in ACTIVE else r for r in self.store.all()]
+
+    def shown(self) -> list[dict]:
+        """`all()`, with `stall` on each live run whose worker has gone silent (shown, never stored)."""
+        return [with_stall(r) for r in self.all()]
+
+    # ------------------------------------------------------------------------------------------ starting
+
+    def create(self, loaded: LoadedRecipe, name: str | None = None, origin: str | None = None,
+               parent: dict | None = None) -> tuple[dict, dict, int]:
+        """Run dir, resolved recipe.yaml and a `queued` record, under the run's lock (returned held, as a file
+        descriptor for `launch`): from here on the run is alive until its worker ends."""
+        run_id, path = new_run_dir(self.home)
+        run_dir = RunDir(path)
+        lock_fd = run_lock.take(run_dir)
+        try:
+            recipe = resolved_recipe(loaded)
+            header = (f"# Resolved recipe of run {run_id} (from {loaded.path or 'text'}); tuner resume/relaunch "
+                      "read it.\n")
+            _write_private(run_dir.recipe, header + yaml.safe_dump(recipe, sort_keys=False, allow_unicode=True))
+            edits = self._edits(parent, loaded) if parent else {}
+            record = new_record(
+                run_id, str(run_dir), name=name or self._default_name(loaded, parent),
+                recipe_name=loaded.recipe.name, recipe_path=str(loaded.path) if loaded.path else None,
+                recipe_origin=origin or ("relaunch" if parent else recipe_origin(loaded.path, self.home)),
+                method=loaded.recipe.method.kind, model=loaded.recipe.model.source, host=socket.gethostname(),
+                parent_id=parent["id"] if parent else None, edits=edits,
+                trust_remote_code=loaded.recipe.model.trust_remote_code)
+            self.store.create(dict(record))
+        except BaseException:
+            os.close(lock_fd)
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+        return dict(record), recipe, lock_fd
+
+    def start(self, loaded: LoadedRecipe, name: str | None = None, parent: dict | None = None,
+              checked: Preflight | None = None, force: bool = False, origin: str | None = None) -> Launched:
+        """Pre-flight (raises ProblemsFound on blocking problems), then create and launch a detached worker."""
+        checked = checked or preflight(loaded, self.home, force=force)
+        record, recipe, lock_fd = self.create(loaded, name=name, origin=origin, parent=parent)
+        worker = launcher.recipe_worker_argv(RunDir.of(record["run_dir"]), recipe, resume=False)
+        process = launcher.launch(record, self.home, worker, lock_fd)
+        return Launched(self.store.get(record["id"]) or record, process, checked.warnings)
+
+    def start_process(self, loaded: LoadedRecipe, worker: list[str], name: str, origin: str) -> Launched:
+        """A run driven by another program in the worker's place (a replay of a recording)."""
+        record, _, lock_fd = self.create(loaded, name=name, origin=origin)
+        process = launcher.launch(record, self.home, worker, lock_fd)
+        return Launched(self.store.get(record["id"]) or record, process)
+
+    def _default_name(self, loaded: LoadedRecipe, parent: dict | None) -> str:
+        if parent is None:
+            return loaded.recipe.name
+        return child_name(parent.get("name") or parent["id"], {r.get("name") for r in self.store.all()})
+
+    @staticmethod
+    def _edits(parent: dict, loaded: LoadedRecipe) -> dict:
+        before = load_recipe(RunDir.of(parent["run_dir"]).recipe).recipe.model_dump(mode="json")
+        return {k: list(v) for k, v in diff(before, loaded.recipe.model_dump(mode="json")).items()}
+
+    def resume(self, record: dict) -> subprocess.Popen:
+        """Continue a stopped, failed or crashed run from its last checkpoint, as the same run."""
+        record = self.reconcile(record)
+        self._refuse_resume(record)
+        run_dir = RunDir.of(record["run_dir"])
+        try:
+            lock_fd = run_lock.take(run_dir, wait_s=0.5)
+        except run_lock.RunBusy:
+            raise ProblemsFound([Problem(record["id"], "the run is still running (its worker holds the run's "
+                                         "lock)", hint=f"follow it: tuner logs -f {record['id']}")]) from None
+        try:
+            recipe = yaml.safe_load(run_dir.recipe.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            os.close(lock_fd)
+            raise ProblemsFound([Problem(str(run_dir.recipe), f"cannot read the run's recipe: {err}")]) from None
+        return launcher.launch(record, self.home, launcher.recipe_worker_argv(run_dir, recipe, resume=True),
+                               lock_fd)
+
+    @staticmethod
+    def _refuse_resume(record: dict) -> None:
+        if record["status"] in ACTIVE:
+            raise ProblemsFound([Problem(record["id"], "the run is still running",
+                                         hint=f"follow it: tuner logs -f {record['id']}")])
+        if record["status"] == "finished":
+            raise ProblemsFound([Problem(record["id"], "the run already finished",
+                                         hint=f"to train more, tuner relaunch {record['id']} --set train.epochs=N")])
+
+    # ------------------------------------------------------------------------------------------ stopping
+
+    def stop(self, record: dict, grace_s: float | None = None) -> dict:
+        if grace_s is None:
+            return launcher.stop(record, self.home)
+        return launcher.stop(record, self.home, grace_s=grace_s)
+
+    def remove(self, record: dict, files: bool, force: bool = False) -> None:
+        record = self.reconcile(record)
+        if record["status"] in ACTIVE:
+            if not force:
+                raise ProblemsFound([Problem(record["id"], "the run is still running",
+                                             hint=f"tuner stop {record['id']} first, or tuner rm {record['id']} "
+                                             "--force")])
+            self.stop(record)
+        self.store.remove(record["id"])
+        if files:
+            shutil.rmtree(record["run_dir"], ignore_errors=True)
+
+    # ------------------------------------------------------------------------------------------ tags and notes
+
+    def tag(self, run_id: str, tag: str) -> list[str]:
+        """Add a tag to what is stored now (not to what was read earlier): concurrent taggers lose nothing."""
+        tag = tag.strip()
+        if not tag:
+            raise ProblemsFound([Problem("TAG", "the tag is empty")])
+        changed = self.store.change(run_id, lambda r: {**r, "tags": sorted(set(r.get("tags") or []) | {tag})})
+        return self._exists(run_id, changed)["tags"]
+
+    def untag(self, run_id: str, tag: str) -> list[str]:
+        changed = self.store.change(run_id, lambda r: {**r, "tags": [t for t in r.get("tags") or [] if t != tag]})
+        return self._exists(run_id, changed)["tags"]
+
+    def note(self, run_id: str, text: str) -> str:
+        changed = self.store.change(run_id, lambda r: {**r, "notes": text})
+        return self._exists(run_id, changed)["notes"]
+
+    @staticmethod
+    def _exists(run_id: str, record: dict | None) -> dict:
+        if record is None:
+            raise ProblemsFound([Problem(run_id, "the run was removed meanwhile")])
+        return record
