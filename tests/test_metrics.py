@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 from tests.conftest import REPO, tuner
 from tuner_tui.domain.events import encode
