@@ -212,16 +212,16 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """jsonl: the log and memory events as written; csv: one row per step (domain/step_table.py)."""
+    from tuner_tui.domain.step_table import COLUMNS, step_rows
+
     record = _store().resolve(args.run)
     events = read_events(Path(record["run_dir"]) / "events.jsonl")
-    rows = [e for e in events if e["type"] in ("log", "memory")]
     if args.format == "jsonl":
-        for row in rows:
+        for row in (e for e in events if e["type"] in ("log", "memory")):
             sys.stdout.write(json.dumps(row) + "\n")
         return 0
-    keys = ["t", "type", "step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_s",
-            "tokens", "device", "allocated", "reserved", "peak", "rss"]
-    writer = csv.DictWriter(sys.stdout, fieldnames=keys, extrasaction="ignore")
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(step_rows(events))
     return 0

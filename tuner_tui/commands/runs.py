@@ -19,11 +19,14 @@ from rich.live import Live
 from rich.text import Text
 
 from tuner_tui.commands.common import err, out, print_json, print_problems
-from tuner_tui.domain.event_text import describe, human_bytes
+from tuner_tui.domain.event_text import describe
 from tuner_tui.domain.events import TERMINAL, terminal_event
+from tuner_tui.domain.metrics import is_evaluation
 from tuner_tui.domain.problems import ProblemsFound
+from tuner_tui.domain.progress_text import progress_line
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import EventLog, read_events
@@ -132,7 +135,7 @@ def _follow_launched(record: dict, proc: subprocess.Popen, home: Home, args: arg
 
 def _follow(log: EventLog, record: dict, home: Home, proc, quiet: bool) -> dict | None:
     """Poll the event log until a terminal event or the worker's death. Returns the terminal event."""
-    state: dict = {"record": record}
+    state = RunProgress()          # the cockpit's dashboard folds the same way: one ETA
     store = RunStore(home)
     console = Console(file=io.StringIO()) if quiet else out    # --json: stdout carries JSON only
     with Live(Text("starting worker..."), console=console, refresh_per_second=4, transient=True) as live:
@@ -160,44 +163,15 @@ def _worth_a_line(event: dict, terminal: bool) -> bool:
     kind = event["type"]
     if kind in ("warning", "started", "resumed", "checkpoint"):
         return True
-    return kind == "log" and ("eval_loss" in event or not terminal)
+    return kind == "log" and (is_evaluation(event) or not terminal)
 
 
-def _update(state: dict, event: dict) -> None:
-    kind = event["type"]
-    if kind == "started":
-        state["total"] = event.get("total_steps")
-        state["t0"] = event["t"]
-    elif kind == "phase":
-        state["phase"] = event.get("phase")
-        state["total"] = event.get("total_steps") or state.get("total")
-    elif kind == "log":
-        state.setdefault("first_step", (event["step"], event["t"]))
-        state.update(step=event["step"], epoch=event.get("epoch"), t=event["t"])
-        for key in ("loss", "eval_loss", "tokens_per_s"):
-            if event.get(key) is not None:
-                state[key] = event[key]
-    elif kind == "memory":
-        state["memory"] = event.get("peak") or event.get("rss")
+def _update(state: RunProgress, event: dict) -> None:
+    state.feed([event])
 
 
-def _progress(state: dict) -> Text:
-    step, total = state.get("step", 0), state.get("total")
-    if not total:
-        return Text(f"{state.get('phase') or 'starting'}...")
-    width = 30
-    done = int(width * min(step / total, 1.0))
-    eta = "?"
-    first = state.get("first_step")
-    if first and step > first[0]:
-        rate = (state["t"] - first[1]) / (step - first[0])
-        eta = f"{max(0, (total - step) * rate):.0f}s"
-    parts = [f"[{'█' * done}{'·' * (width - done)}] {step}/{total}", f"epoch {state.get('epoch') or 0:.2f}"]
-    for key, label in (("loss", "loss"), ("eval_loss", "eval"), ("tokens_per_s", "tok/s")):
-        if state.get(key) is not None:
-            parts.append(f"{label} {state[key]:.4g}")
-    parts += [f"ETA {eta}", f"mem {human_bytes(state.get('memory'))}", state.get("phase") or ""]
-    return Text("  ".join(parts))
+def _progress(state: RunProgress) -> Text:
+    return Text(progress_line(state, now=time.time()))
 
 
 def _print_end(record: dict, final: dict | None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from tuner_tui.domain.metrics import METRICS
+
 
 def _num(value: object, fmt: str = ".4g") -> str:
     return format(value, fmt) if isinstance(value, (int, float)) else "n/a"
@@ -39,11 +41,9 @@ def _started(e: dict) -> str:
 
 def _log(e: dict) -> str:
     parts = [f"step {e.get('step')}", f"epoch {_num(e.get('epoch'), '.2f')}"]
-    for key, label, fmt in (("loss", "loss", ".4f"), ("eval_loss", "eval loss", ".4f"),
-                            ("learning_rate", "lr", ".3e"), ("grad_norm", "grad norm", ".3f"),
-                            ("tokens_per_s", "tok/s", ",.0f")):
-        if e.get(key) is not None:
-            parts.append(f"{label} {_num(e[key], fmt)}")
+    for m in METRICS:
+        if e.get(m.key) is not None:
+            parts.append(f"{m.label} {m.text(e[m.key])}")
     return " · ".join(parts)
 
 

@@ -1,5 +1,8 @@
 """A run's live state, folded from its events one at a time: what the dashboard header, charts and summary
-show. Pure and incremental: a new event costs O(1), so following a run never re-reads its history.
+show, and `tuner run`'s attached progress line (one fold, one ETA for both). Pure and incremental: a new event
+costs O(1), so following a run never re-reads its history. The metric series are `SeriesColumns` (every
+metric of domain/metrics.py), the shape the run series cache stores: a run opens from its cache
+(`runtime/series_cache.py`: the columns, the memory timeline and `state()`) and goes on from there.
 
 ETA is the remaining steps at the average pace since training (or the last resume) began, which is steadier
 than the last step's pace and honest about evaluation pauses."""
@@ -7,11 +10,14 @@ than the last step's pace and honest about evaluation pauses."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tuner_tui.domain.events import TERMINAL
+from tuner_tui.domain.metrics import METRIC_KEYS, metric
+from tuner_tui.domain.series import MAX_POINTS, Point, SeriesColumns
 
-CHART_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_s")
+# Fields that are neither series nor the memory timeline: what `state()` gives the cache, as JSON.
+_BULKY = ("columns", "memory")
 
 
 @dataclass
@@ -20,7 +26,6 @@ class RunProgress:
     step: int = 0
     epoch: float | None = None
     phase: str | None = None
-    tokens_per_s: float | None = None
     started_t: float | None = None
     pace_t0: float | None = None           # (time, step) where the pace measurement starts
     pace_step0: int = 0
@@ -28,11 +33,12 @@ class RunProgress:
     started: dict = field(default_factory=dict)
     terminal: dict | None = None
     warnings: list[dict] = field(default_factory=list)
-    series: dict[str, list[tuple[float, float]]] = field(default_factory=lambda: {k: [] for k in CHART_KEYS})
-    memory: list[tuple[float, float, str]] = field(default_factory=list)    # (t, bytes, phase)
     phase_peaks: dict[str, float] = field(default_factory=dict)
+    columns: SeriesColumns = field(default_factory=SeriesColumns)
+    memory: list[tuple[float, float, str]] = field(default_factory=list)    # (t, bytes, phase)
 
     def feed(self, events: list[dict]) -> None:
+        self.columns.feed(events)          # the series (a `resumed` cuts them there)
         for event in events:
             self._one(event)
 
@@ -67,12 +73,6 @@ class RunProgress:
             return
         self.step = max(self.step, int(step))
         self.epoch = e.get("epoch", self.epoch)
-        if isinstance(e.get("tokens_per_s"), (int, float)):
-            self.tokens_per_s = e["tokens_per_s"]
-        for key in CHART_KEYS:
-            value = e.get(key)
-            if isinstance(value, (int, float)):
-                self.series[key].append((float(step), float(value)))
 
     def _memory(self, e: dict) -> None:
         value = e.get("peak") or e.get("reserved") or e.get("nvml_process_bytes") or e.get("rss")
@@ -84,10 +84,8 @@ class RunProgress:
         self.phase_peaks[phase] = max(self.phase_peaks.get(phase, 0.0), float(value))
 
     def _resumed(self, from_step: int, t: float | None) -> None:
-        """Points the earlier attempt logged after the checkpoint are superseded by the new attempt's."""
-        for points in self.series.values():
-            while points and points[-1][0] > from_step:
-                points.pop()
+        """Points the earlier attempt logged after the checkpoint are superseded by the new attempt's (the
+        columns cut them in `feed`); the pace restarts."""
         self.step = from_step
         self.terminal = None
         self.pace_t0, self.pace_step0 = t, from_step
@@ -101,10 +99,46 @@ class RunProgress:
         per_step = elapsed / (self.step - self.pace_step0)
         return max(0.0, (self.total_steps - self.step) * per_step)
 
+    def best(self, key: str) -> float | None:
+        """The best value of a metric, as its declaration says (lowest loss, highest tokens/s)."""
+        values = self.columns.values[key]
+        if not values:
+            return None
+        return max(values) if metric(key).better == "higher" else min(values)
+
     def best_eval(self) -> float | None:
-        values = [v for _, v in self.series["eval_loss"]]
-        return min(values) if values else None
+        return self.best("eval_loss")
 
     def last(self, key: str) -> float | None:
-        points = self.series.get(key) or []
-        return points[-1][1] if points else None
+        values = self.columns.values.get(key)
+        return values[-1] if values else None
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        return self.last("tokens_per_s")
+
+    @property
+    def last_memory(self) -> float | None:
+        return self.memory[-1][1] if self.memory else None
+
+    def points(self, key: str) -> list[Point]:
+        return self.columns.points(key)
+
+    def downsampled(self, key: str, max_points: int = MAX_POINTS) -> list[Point]:
+        return self.columns.downsampled(key, max_points)
+
+    @property
+    def series(self) -> dict[str, list[Point]]:
+        """Every metric's whole series as (step, value) lists: O(points); charts use `downsampled`."""
+        return {key: self.columns.points(key) for key in METRIC_KEYS}
+
+    # ------------------------------------------------------------------------------------------ cache
+
+    def state(self) -> dict:
+        """Everything but the series and the memory timeline, as JSON values (the cache's header)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _BULKY}
+
+    @classmethod
+    def restore(cls, state: dict, columns: SeriesColumns, memory: list[tuple[float, float, str]]) -> RunProgress:
+        known = {f.name for f in fields(cls)} - set(_BULKY)
+        return cls(**{k: v for k, v in state.items() if k in known}, columns=columns, memory=memory)

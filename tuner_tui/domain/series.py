@@ -13,8 +13,10 @@ from array import array
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tuner_tui.domain.metrics import METRIC_KEYS
+
 Point = tuple[float, float]          # (step, value)
-SERIES_KEYS = ("loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_s")
+SERIES_KEYS = METRIC_KEYS            # every declared metric has a series (domain/metrics.py)
 SERIES_NAMES = (*SERIES_KEYS, "memory")
 MAX_POINTS = 2000
 

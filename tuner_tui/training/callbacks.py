@@ -21,12 +21,13 @@ import psutil
 import torch
 from transformers import TrainerCallback
 
+from tuner_tui.domain.metrics import TRAINER_KEYS
 from tuner_tui.domain.watch import LossWatch
 from tuner_tui.runtime.nvml import process_gpu_memory
 from tuner_tui.training.event_writer import NullWriter
 from tuner_tui.training.failures import NanLoss
 
-LOG_KEYS = ("loss", "learning_rate", "grad_norm", "eval_loss")
+LOG_KEYS = TRAINER_KEYS          # the Trainer's log keys we keep: declared in domain/metrics.py
 # Test hook: TUNER_TEST_FAULT=oom|disk_full|nan[@STEP] raises the real exception type at that step, so the
 # failure paths (classification, events, store, CLI) are exercised end to end where the real cause cannot be
 # produced on a CPU test machine. Unset in normal use.

@@ -14,12 +14,14 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.domain.metrics import FINAL_FIGURES, METRICS
 from tuner_tui.domain.recipe_diff import diff_many
 from tuner_tui.domain.run_progress import RunProgress
-from tuner_tui.runtime.event_log import read_events
-from tuner_tui.ui.charts import Chart
+from tuner_tui.runtime.series_cache import RunSeries
+from tuner_tui.ui.charts import CHART_POINTS, Chart
 
-FIGURES = ("steps", "train_loss", "best_eval_loss", "tokens", "train_tokens_per_s", "runtime_s", "peak_memory")
+FIGURES = (*(key for key, _ in FINAL_FIGURES), "peak_memory")
+COMPARED = tuple(m for m in METRICS if m.compared)
 
 
 def _fmt(value: object, key: str = "") -> str:
@@ -44,8 +46,8 @@ class CompareView(VerticalScroll):
         yield Static(f"[b]Compare[/b] {names}")
         yield Static("[b]Recipe differences[/b]")          # what changed first, then what it did
         yield DataTable(id="compare-diff", cursor_type="row")
-        yield Chart("train loss", id="compare-loss")
-        yield Chart("eval loss", id="compare-eval")
+        for m in COMPARED:
+            yield Chart(m.title, id=f"compare-{m.key}")
         yield Static("[b]Final figures[/b]")
         yield DataTable(id="compare-figures", cursor_type="row")
 
@@ -74,15 +76,11 @@ class CompareView(VerticalScroll):
 
     @work(thread=True, exclusive=True)
     def load_curves(self) -> None:
-        progress = []
-        for r in self.records:
-            p = RunProgress()
-            p.feed(read_events(Path(r["run_dir"]) / "events.jsonl"))
-            progress.append(p)
+        progress = [RunSeries.open(r["run_dir"]).progress for r in self.records]   # cached: no full re-parse
         self.app.call_from_thread(self._draw, progress)
 
     def _draw(self, progress: list[RunProgress]) -> None:
         labels = [f"{r['id'][:6]} {r['name']}"[:24] for r in self.records]
-        self.query_one("#compare-loss", Chart).draw([(lab, p.series["loss"]) for lab, p in zip(labels, progress, strict=True)])
-        self.query_one("#compare-eval", Chart).draw([(lab, p.series["eval_loss"])
-                                                     for lab, p in zip(labels, progress, strict=True)])
+        for m in COMPARED:
+            self.query_one(f"#compare-{m.key}", Chart).draw(
+                [(lab, p.downsampled(m.key, CHART_POINTS)) for lab, p in zip(labels, progress, strict=True)])

@@ -56,14 +56,19 @@ class RunCommands:
 
     @work(thread=True, group="runs")
     def load_run(self, dashboard, run_dir: str) -> None:
-        """The first full read of a run's events (a long run's log is large), then the follower takes over.
-        The dashboard is fed directly: it may not be mounted yet when the read ends."""
-        log = EventLog(Path(run_dir) / "events.jsonl")
-        events = log.read_new()
-        self.call_from_thread(self._run_loaded, dashboard, log, events)
+        """The run as its series cache has it (a finished run of thousands of steps opens in milliseconds;
+        only bytes appended since the cache are parsed) plus the log's tail for the Events panel; then the
+        follower takes over from where the cache ends. The dashboard is handed the result directly: it may
+        not be mounted yet when the read ends."""
+        from tuner_tui.runtime.series_cache import RunSeries, recent_events
 
-    def _run_loaded(self, dashboard, log: EventLog, events: list[dict]) -> None:
-        dashboard.history_loaded(events)
+        series = RunSeries.open(run_dir)
+        recent = recent_events(run_dir, series.offset)
+        log = EventLog(Path(run_dir) / "events.jsonl", series.offset)
+        self.call_from_thread(self._run_loaded, dashboard, log, series.progress, recent)
+
+    def _run_loaded(self, dashboard, log: EventLog, progress, recent: list[dict]) -> None:
+        dashboard.history_loaded(progress, recent)
         self.follower.adopt(dashboard.run_id, log)
         self.show_active_run_in_panel(force=True)
 

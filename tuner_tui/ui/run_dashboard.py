@@ -16,8 +16,10 @@ from textual.containers import Grid, VerticalScroll
 from textual.widgets import Static
 
 from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.domain.metrics import CHARTS, FINAL_FIGURES, HEADLINE, on_chart
+from tuner_tui.domain.progress_text import duration_text
 from tuner_tui.domain.run_progress import RunProgress
-from tuner_tui.ui.charts import Chart, vram_lines
+from tuner_tui.ui.charts import CHART_POINTS, Chart, vram_lines
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import record_status_text
 
@@ -29,14 +31,6 @@ from tuner_tui.ui.run_icons import record_status_text
 CHART_REDRAW_S = 5.0
 CHART_LATEST_S = 15.0
 CHART_CPU_SHARE = 0.003
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    h, rest = divmod(seconds, 3600)
-    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
 
 
 class RunDashboard(VerticalScroll):
@@ -53,9 +47,7 @@ class RunDashboard(VerticalScroll):
         self.edits = Static(classes="dash-edits")
         self.failure = Static(classes="dash-failure -hidden")
         self.summary = Static(classes="dash-summary")
-        self.charts = {key: Chart(title, id=f"chart-{key}") for key, title in (
-            ("loss", "loss (train, eval)"), ("lr", "learning rate"), ("vram", "memory (GiB) by phase"),
-            ("speed", "tokens/s"))}
+        self.charts = {spec.key: Chart(spec.title, id=f"chart-{spec.key}") for spec in CHARTS}
 
     def events_for_panel(self) -> list[dict]:
         return list(self.recent)
@@ -104,9 +96,12 @@ class RunDashboard(VerticalScroll):
     def on_show(self) -> None:
         self._redraw()
 
-    def history_loaded(self, events: list[dict]) -> None:
-        """The run's log as read at opening: draw the charts now, not at the next chart slot."""
-        self.feed(events)
+    def history_loaded(self, progress: RunProgress, recent: list[dict]) -> None:
+        """The run as opened (from its series cache, `RunSeries.open`) and its last events for the Events
+        panel: draw the charts now, not at the next chart slot. Events followed after this are fed."""
+        self.progress = progress
+        self.recent.extend(e for e in recent if e.get("type") != "memory")
+        self._dirty = self._charts_dirty = True
         self._charts_drawn_at = 0.0
 
     def _redraw(self) -> None:
@@ -133,11 +128,12 @@ class RunDashboard(VerticalScroll):
         p = self.progress
         warn_steps = [(float(w["step"]), w.get("kind", "")) for w in p.warnings
                       if w.get("kind") in ("overfitting", "loss_spike")]
-        charts = self.charts
-        charts["loss"].draw([("train", p.series["loss"]), ("eval", p.series["eval_loss"])], markers=warn_steps)
-        charts["lr"].draw([("lr", p.series["learning_rate"])])
-        charts["vram"].draw(vram_lines(p.memory, p.started_t), xlabel="minutes", scatter=True)
-        charts["speed"].draw([("tokens/s", p.series["tokens_per_s"])])
+        for spec in CHARTS:
+            if spec.memory:
+                self.charts[spec.key].draw(vram_lines(p.memory, p.started_t), xlabel="minutes", scatter=True)
+                continue
+            lines = [(m.legend, p.downsampled(m.key, CHART_POINTS)) for m in on_chart(spec.key)]
+            self.charts[spec.key].draw(lines, markers=warn_steps if spec.warnings else None)
 
     # ------------------------------------------------------------------------------------------ text
 
@@ -156,19 +152,16 @@ class RunDashboard(VerticalScroll):
         if p.phase and r.get("status") == "running":
             text.append(f" · {p.phase}", style="bold cyan")
         if r.get("status") == "running":
-            text.append(f" · ETA {_duration(p.eta_s())}")
+            text.append(f" · ETA {duration_text(p.eta_s(time.time()))}")
             elapsed = time.time() - p.started_t if p.started_t else None
-            text.append(f" · elapsed {_duration(elapsed)}")
+            text.append(f" · elapsed {duration_text(elapsed)}")
         runtime = (r.get("final") or {}).get("runtime_s")
         if r.get("status") not in ("queued", "running") and runtime:
-            text.append(f" · took {_duration(runtime)}")
-        if p.tokens_per_s:
-            text.append(f" · {p.tokens_per_s:,.0f} tokens/s")
-        loss, best = p.last("loss"), p.best_eval()
-        if loss is not None:
-            text.append(f" · loss {loss:.4f}")
-        if best is not None:
-            text.append(f" · best eval {best:.4f}")
+            text.append(f" · took {duration_text(runtime)}")
+        for key, which, shown in HEADLINE:
+            value = p.last(key) if which == "last" else p.best(key)
+            if value is not None:
+                text.append(" · " + shown.format(value))
         if p.warnings:              # one line: the newest warning; all of them are in the Events panel
             last = p.warnings[-1]
             more = f" (+{len(p.warnings) - 1} more in Events)" if len(p.warnings) > 1 else ""
@@ -212,8 +205,8 @@ class RunDashboard(VerticalScroll):
                 rows.append(("quantized", f"{started['quantized_layers']} layers (bitsandbytes)"))
         if p.phase_peaks:
             rows.append(("peak memory", " · ".join(f"{k} {human_bytes(v)}" for k, v in p.phase_peaks.items())))
-        for key in ("steps", "train_loss", "best_eval_loss", "train_tokens_per_s", "runtime_s"):
-            if final.get(key) is not None:
+        for key, on_dashboard in FINAL_FIGURES:
+            if on_dashboard and final.get(key) is not None:
                 value = final[key]
                 rows.append((key.replace("_", " "), f"{value:.4g}" if isinstance(value, float) else str(value)))
         text = Text()
