@@ -227,7 +227,7 @@ def test_taggers_killed_at_random_keep_every_confirmed_tag_and_the_index_parses(
         time.sleep(rng.random() * 0.5)                                    # then killed at a random moment
         for p in procs:
             p.send_signal(signal.SIGKILL)
-        for p, first in zip(procs, firsts):
+        for p, first in zip(procs, firsts, strict=True):
             out, _ = p.communicate()
             confirmed |= {first, *out.split()}
         json.loads(home.runs_db.read_text())                  # parses after every kill
