@@ -171,8 +171,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     figures.add_column("figure")
     for r in records:
         figures.add_column(r["id"])
-    for key in ("steps", "train_loss", "best_eval_loss", "tokens", "runtime_s"):
-        figures.add_row(key, *[_fmt((r.get("final") or {}).get(key)) for r in records])
+    from tuner_tui.domain.metrics import FINAL_FIGURES
+
+    for key, _ in FINAL_FIGURES:
+        figures.add_row(key, *[_figure(key, (r.get("final") or {}).get(key)) for r in records])
+    figures.add_row("peak_memory", *[_figure("peak_memory", r.get("peak_memory")) for r in records])
     figures.add_row("status", *[r["status"] for r in records])
     out.print(figures)
     if step_sample:

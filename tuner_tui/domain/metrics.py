@@ -59,17 +59,19 @@ CHARTS: tuple[ChartSpec, ...] = (
     ChartSpec("speed", "tokens/s"),
 )
 
-# The dashboard header's figures, in order: (metric key, "last" or "best", how it reads).
+# The dashboard header's figures, in order: (metric key, "last", "best" or "base" [step 0's evaluation, the
+# untrained model's], how it reads).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("tokens_per_s", "last", "{:,.0f} tokens/s"),
     ("loss", "last", "loss {:.4f}"),
     ("eval_loss", "best", "best eval {:.4f}"),
+    ("eval_loss", "base", "base eval {:.4f}"),
 )
 
 # A finished run's figures (the terminal event's `summary`, kept as the record's `final`): key, and whether
 # the dashboard's summary lists it (the comparison lists them all, and the record's peak memory).
 FINAL_FIGURES: tuple[tuple[str, bool], ...] = (
-    ("steps", True), ("train_loss", True), ("best_eval_loss", True), ("tokens", False),
+    ("steps", True), ("train_loss", True), ("best_eval_loss", True), ("base_eval_loss", True), ("tokens", False),
     ("train_tokens_per_s", True), ("runtime_s", True),
 )
 

@@ -100,14 +100,23 @@ class RunProgress:
         return max(0.0, (self.total_steps - self.step) * per_step)
 
     def best(self, key: str) -> float | None:
-        """The best value of a metric, as its declaration says (lowest loss, highest tokens/s)."""
-        values = self.columns.values[key]
+        """The best value of a metric, as its declaration says (lowest loss, highest tokens/s). An evaluation
+        at step 0 is the base model's (`base`), not a result of training: it never counts as the best."""
+        evaluation = metric(key).evaluation
+        values = [v for step, v in self.points(key) if step > 0 or not evaluation]
         if not values:
             return None
         return max(values) if metric(key).better == "higher" else min(values)
 
+    def base(self, key: str) -> float | None:
+        """An evaluation metric before any training (eval_on_start at step 0): what the run is measured against."""
+        return next((v for step, v in self.points(key) if step == 0), None) if metric(key).evaluation else None
+
     def best_eval(self) -> float | None:
         return self.best("eval_loss")
+
+    def base_eval(self) -> float | None:
+        return self.base("eval_loss")
 
     def last(self, key: str) -> float | None:
         values = self.columns.values.get(key)

@@ -99,3 +99,18 @@ def child_name(parent_name: str, taken: set[str]) -> str:
     while f"{family}-{number}" in taken:
         number += 1
     return f"{family}-{number}"
+
+
+def attempts_runtime_s(events: list[dict]) -> float:
+    """Training time of the attempts that ended in `events` (each ends with one terminal event whose summary
+    has `segment_runtime_s`, on the worker's or supervisor's monotonic clock; older logs wrote it as
+    `runtime_s`). A resumed run's runtime is this plus the current attempt's."""
+    total = 0.0
+    for event in events:
+        if event.get("type") not in ("finished", "stopped", "failed", "crashed"):
+            continue
+        summary = event.get("summary") if isinstance(event.get("summary"), dict) else {}
+        value = summary.get("segment_runtime_s", summary.get("runtime_s"))
+        if isinstance(value, (int, float)) and value == value and value >= 0:
+            total += float(value)
+    return total

@@ -74,7 +74,8 @@ class ReportingCallback(TrainerCallback):
         self.stopping = False
         self.peak_memory = 0
         self.last_train_loss: float | None = None
-        self.best_eval_loss: float | None = None
+        self.best_eval_loss: float | None = None        # after training began (step > 0)
+        self.base_eval_loss: float | None = None        # step 0: the base model, what training is measured against
         self._tokens_at, self._time_at = 0, time.monotonic()
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -97,7 +98,14 @@ class ReportingCallback(TrainerCallback):
         self.peak_memory = max(self.peak_memory, memory.get("peak") or memory.get("rss") or 0)
         self.writer.emit("memory", step=step, phase=self.phase, **memory)
 
+    def on_substep_end(self, args, state, control, **kwargs):
+        self.writer.progress()                  # the heartbeat's "making progress" (no I/O)
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        self.writer.progress()
+
     def on_step_end(self, args, state, control, **kwargs):
+        self.writer.progress()
         if self.stop_requested.is_set() and not self.stopping:
             # Save at the end of this step, then leave the loop: `tuner resume` continues from here.
             self.stopping = True
@@ -126,7 +134,9 @@ class ReportingCallback(TrainerCallback):
             self._warn(self.watch.on_train_loss(state.global_step, loss), "loss_spike")
         if "eval_loss" in logs:
             eval_loss = float(logs["eval_loss"])
-            if self.best_eval_loss is None or eval_loss < self.best_eval_loss:
+            if state.global_step == 0:
+                self.base_eval_loss = eval_loss
+            elif self.best_eval_loss is None or eval_loss < self.best_eval_loss:
                 self.best_eval_loss = eval_loss
             self._warn(self.watch.on_eval_loss(state.global_step, eval_loss), "overfitting")
         self.writer.emit("log", **event)

@@ -23,7 +23,11 @@ from trl import SFTConfig, SFTTrainer
 import tuner_tui
 from tuner_tui.domain.recipe import Recipe
 from tuner_tui.domain.recipe_loader import LoadedRecipe
+from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.run_progress import RunProgress
+from tuner_tui.domain.runs import attempts_runtime_s
 from tuner_tui.domain.watch import LossWatch
+from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
 from tuner_tui.training import data as training_data
 from tuner_tui.training.callbacks import ReportingCallback
@@ -92,8 +96,12 @@ class TrainingSession:
         self.run_dir, self.loaded, self.writer = run_dir, loaded, writer
         self.recipe = loaded.recipe
         self.stop_requested, self.resume = stop_requested, resume
-        self.began = time.time()
+        self.began = time.monotonic()              # this attempt's runtime: no wall clock (it can step)
         self.train_metrics: dict = {}
+        # The attempts before this one (a resume): their runtime adds up, their surviving curve counts.
+        self.before = read_events(RunDir(run_dir).events) if resume else []
+        self.history = RunProgress()
+        self.history.feed(self.before)
 
     def run(self) -> tuple[str, dict]:
         w, recipe = self.writer, self.recipe
@@ -124,6 +132,7 @@ class TrainingSession:
         if self.resume:
             from_step = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
             w.emit("resumed", from_step=from_step, checkpoint=resume_from)
+            self.history.feed([{"type": "resumed", "from_step": from_step}])   # later points are superseded
             if resume_from:
                 config.eval_on_start = False
         world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -162,11 +171,21 @@ class TrainingSession:
         return outputs
 
     def _summary(self, trainer, callback: ReportingCallback) -> dict:
-        state = trainer.state
+        """The run's figures over all its attempts: runtime adds up, the curve is the surviving one (points a
+        resume superseded do not count), and step 0's evaluation is the base figure, not the best."""
+        state, history = trainer.state, self.history
+        segment = round(time.monotonic() - self.began, 1)
+        evals = [v for v in (callback.best_eval_loss, history.best_eval()) if v is not None]
+        peaks = [callback.peak_memory, *(value for _, value, _ in history.memory)]
         return {"steps": state.global_step, "epoch": round(state.epoch or 0.0, 4),
-                "train_loss": callback.last_train_loss, "best_eval_loss": callback.best_eval_loss,
-                "tokens": state.num_input_tokens_seen, "runtime_s": round(time.time() - self.began, 1),
-                "peak_memory": callback.peak_memory,
+                "train_loss": callback.last_train_loss if callback.last_train_loss is not None else
+                history.last("loss"),
+                "best_eval_loss": min(evals) if evals else None,
+                "base_eval_loss": callback.base_eval_loss if callback.base_eval_loss is not None else
+                history.base_eval(),
+                "tokens": state.num_input_tokens_seen,
+                "runtime_s": round(attempts_runtime_s(self.before) + segment, 1), "segment_runtime_s": segment,
+                "peak_memory": int(max(peaks)) if any(peaks) else None,
                 # Trainer's own clock over the training loop only (no loading): what bench/ compares.
                 "train_runtime_s": self.train_metrics.get("train_runtime"),
                 "train_tokens_per_s": _rate(self.train_metrics)}

@@ -159,7 +159,7 @@ class RunDashboard(VerticalScroll):
         if r.get("status") not in ("queued", "running") and runtime:
             text.append(f" · took {duration_text(runtime)}")
         for key, which, shown in HEADLINE:
-            value = p.last(key) if which == "last" else p.best(key)
+            value = {"last": p.last, "best": p.best, "base": p.base}[which](key)
             if value is not None:
                 text.append(" · " + shown.format(value))
         if p.warnings:              # one line: the newest warning; all of them are in the Events panel
