@@ -8,7 +8,6 @@ import csv
 import json
 import sys
 import time
-from pathlib import Path
 
 import yaml
 from rich.table import Table
@@ -149,7 +148,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise ProblemsFound([Problem(records[0]["id"], f"nothing to compare with: {why}",
                                          hint="give two or more runs: tuner compare RUN RUN...")])
         records.insert(0, parent)
-    recipes = [yaml.safe_load((Path(r["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")) for r in records]
+    recipes = [yaml.safe_load(RunDir.of(r["run_dir"]).recipe.read_text(encoding="utf-8")) for r in records]
     differences = diff_many(recipes)
     curves = [dict(RunSeries.open(r["run_dir"]).points("loss")) for r in records]   # cached: no full re-parse
     common = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
@@ -219,7 +218,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tuner_tui.domain.step_table import COLUMNS, step_rows
 
     record = _store().resolve(args.run)
-    events = read_events(Path(record["run_dir"]) / "events.jsonl")
+    events = read_events(RunDir.of(record["run_dir"]).events)
     if args.format == "jsonl":
         for row in (e for e in events if e["type"] in ("log", "memory")):
             sys.stdout.write(json.dumps(row) + "\n")

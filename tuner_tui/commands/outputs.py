@@ -41,7 +41,7 @@ def _ended_run(ref: str) -> tuple[dict, Path]:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     record, run_dir = _ended_run(args.run)
-    loaded = load_recipe(run_dir / "recipe.yaml")
+    loaded = load_recipe(RunDir(run_dir).recipe)
     if loaded.recipe.method.kind in ("full", "prefix"):
         raise ProblemsFound([Problem(record["id"], f"{loaded.recipe.method.kind} runs have nothing to merge",
                                      hint="full runs already saved full weights in merged/")])
@@ -60,7 +60,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_try(args: argparse.Namespace) -> int:
     record, run_dir = _ended_run(args.run)
-    loaded = load_recipe(run_dir / "recipe.yaml")
+    loaded = load_recipe(RunDir(run_dir).recipe)
     if not args.json:
         err.print("loading base and tuned models...")
     _quiet_hf()

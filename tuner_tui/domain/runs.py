@@ -78,7 +78,7 @@ def new_record(run_id: str, run_dir: str, **fields: Any) -> RunRecord:
 def fields_from_terminal(event: dict) -> dict:
     """The store fields a terminal event implies; the worker, the supervisor and reconciliation all use this."""
     status = {"finished": "finished", "stopped": "stopped", "failed": "failed", "crashed": "crashed"}[event["type"]]
-    summary = event.get("summary") if isinstance(event.get("summary"), dict) else {}
+    summary: dict = event["summary"] if isinstance(event.get("summary"), dict) else {}
     fields: dict = {"status": status, "ended": event.get("t") if isinstance(event.get("t"), (int, float)) else
                     time.time()}
     if summary.get("steps") is not None or status == "finished":   # a supervisor's event knows no figures
@@ -109,7 +109,7 @@ def attempts_runtime_s(events: list[dict]) -> float:
     for event in events:
         if event.get("type") not in ("finished", "stopped", "failed", "crashed"):
             continue
-        summary = event.get("summary") if isinstance(event.get("summary"), dict) else {}
+        summary: dict = event["summary"] if isinstance(event.get("summary"), dict) else {}
         value = summary.get("segment_runtime_s", summary.get("runtime_s"))
         if isinstance(value, (int, float)) and value == value and value >= 0:
             total += float(value)

@@ -13,6 +13,7 @@ from typing import Any
 from tuner_tui.domain.architectures import ConfigUnreadable, resolve_architecture
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.vram_estimate import (
     Correction,
     Recommendation,
@@ -85,7 +86,7 @@ def _peak_pairs(home: Home, model: str, method: str, arch) -> list[tuple[int, in
         if not _ran_on_gpu(run_dir):
             continue
         try:
-            past = load_recipe(run_dir / "recipe.yaml").recipe
+            past = load_recipe(RunDir(run_dir).recipe).recipe
             pairs.append((estimate(arch, settings_from_recipe(past)).allocated_bytes, int(record["peak_memory"])))
         except (ProblemsFound, OSError, ValueError):
             continue
@@ -94,7 +95,7 @@ def _peak_pairs(home: Home, model: str, method: str, arch) -> list[tuple[int, in
 
 def _ran_on_gpu(run_dir: Path) -> bool:
     try:
-        with open(run_dir / "events.jsonl", encoding="utf-8") as fh:
+        with open(RunDir(run_dir).events, encoding="utf-8") as fh:
             return any('"type": "memory"' in line and '"device": "cuda"' in line for line in fh)
     except OSError:
         return False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.event_log import EventLog
 
 
@@ -18,7 +19,7 @@ class RunFollower:
     def watch(self, run_id: str, run_dir: str | Path, offset: int = 0) -> None:
         """Start following; offset = bytes already read elsewhere (e.g. from a series cache)."""
         if run_id not in self._logs:
-            self._logs[run_id] = EventLog(Path(run_dir) / "events.jsonl", offset)
+            self._logs[run_id] = EventLog(RunDir.of(run_dir).events, offset)
 
     def adopt(self, run_id: str, log: EventLog) -> None:
         """Continue from a log that was read elsewhere (e.g. a dashboard's first full read in a thread)."""

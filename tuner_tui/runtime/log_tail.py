@@ -13,20 +13,23 @@ _EXCEPTION = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?[A-Z]\w*(?:Error|Exception|Inte
 
 
 def tail_lines(path: Path | str, lines: int, start: int = 0) -> list[str]:
-    """The last `lines` lines of the file from byte `start` on ([] when missing); invalid UTF-8 is replaced."""
+    """The last `lines` non-blank lines of the file from byte `start` on ([] when missing); invalid UTF-8 is
+    replaced."""
     try:
         with open(path, "rb") as fh:
             end = fh.seek(0, 2)
             text = b""
             position = end
-            while position > start and text.count(b"\n") <= lines:
+            while position > start and text.count(b"\n") + text.count(b"\r") <= lines:
                 step = min(_CHUNK, position - start)
                 position -= step
                 fh.seek(position)
                 text = fh.read(step) + text
     except OSError:
         return []
-    return text.decode("utf-8", "replace").splitlines()[-lines:] if lines > 0 else []
+    # Progress bars redraw with \r: each redraw is a line of its own; blank lines say nothing.
+    kept = [line for line in text.decode("utf-8", "replace").replace("\r", "\n").splitlines() if line.strip()]
+    return kept[-lines:] if lines > 0 else []
 
 
 def last_exception(lines: list[str]) -> str | None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner_tui.domain.events import TERMINAL, encode
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.event_log import read_events
 
 
@@ -46,7 +47,7 @@ def replay(source: Path, run_dir: Path, rate: float = 10.0, stop_after: int | No
     interval = 1.0 / rate if rate > 0 else 0.0
     run_dir.mkdir(parents=True, exist_ok=True)
     last_step, began = 0, time.time()
-    with open(run_dir / "events.jsonl", "a", encoding="utf-8") as fh:
+    with open(RunDir(run_dir).events, "a", encoding="utf-8") as fh:
         due = time.monotonic()
         for event in events:
             if stop.wait(max(0.0, due - time.monotonic())):
@@ -107,7 +108,6 @@ def start_replay(home: Any, source_events: Path | str, name: str = "replay", rat
     worker (its supervisor holds the run lock, so it is alive; the GPU sampler lists it as a worker)."""
     import yaml
 
-    from tuner_tui.domain.run_dir import RunDir
     from tuner_tui.domain.runs import new_record
     from tuner_tui.runtime import launcher, run_lock
     from tuner_tui.runtime.run_service import new_run_dir

@@ -147,7 +147,7 @@ class RunService:
     def _default_name(self, loaded: LoadedRecipe, parent: dict | None) -> str:
         if parent is None:
             return loaded.recipe.name
-        return child_name(parent.get("name") or parent["id"], {r.get("name") for r in self.store.all()})
+        return child_name(parent.get("name") or parent["id"], {str(r.get("name")) for r in self.store.all()})
 
     @staticmethod
     def _edits(parent: dict, loaded: LoadedRecipe) -> dict:

@@ -28,12 +28,13 @@ from pathlib import Path
 import orjson
 
 from tuner_tui.domain.events import decode
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.domain.series import MAX_POINTS, Point, SeriesColumns
 from tuner_tui.runtime.event_log import EventLog
 from tuner_tui.runtime.store import write_atomic
 
-CACHE_FILE = "series.cache"
+CACHE_FILE = RunDir(Path()).series_cache.name
 LOG_FILE = "events.jsonl"
 MAGIC = b"tuner-series\n"
 VERSION = 2                                    # 2: the whole progress fold, not only the metric series
@@ -125,7 +126,7 @@ class RunSeries:
         if mark is None:
             return False
         try:
-            write_atomic(self.run_dir / CACHE_FILE, encode_cache(mark, self.progress))
+            write_atomic(RunDir.of(self.run_dir).series_cache, encode_cache(mark, self.progress))
         except OSError:                  # read-only home, disk full: the series is served all the same
             return False
         return True
@@ -193,7 +194,7 @@ def encode_cache(mark: LogMark, progress: RunProgress) -> bytes:
 def load_cache(run_dir: Path) -> tuple[RunProgress, int] | None:
     """The cached progress and the log offset it covers, or None when there is no cache this log can use."""
     try:
-        blob = (run_dir / CACHE_FILE).read_bytes()
+        blob = RunDir.of(run_dir).series_cache.read_bytes()
         header, body = _split(blob)
         mark = LogMark(**header["log"])
         if mark != mark_log(run_dir / LOG_FILE, mark.offset):

@@ -35,12 +35,13 @@ from tinydb.table import Table
 
 from tuner_tui.domain.events import terminal_event
 from tuner_tui.domain.problems import Problem, ProblemsFound
-from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.runs import fields_from_terminal, new_record, record_defaults
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
 
 LOCK_TIMEOUT_S = 60
-RECORD_FILE = "record.json"
+RECORD_FILE = RunDir(Path()).record.name
 
 
 class CorruptIndex(Exception):
@@ -208,7 +209,7 @@ class RunStore:
     def _mirror(self, record: dict[str, Any] | None) -> None:
         """Keep the run directory's copy of the record (what a rebuild reads)."""
         if record and record.get("run_dir") and Path(record["run_dir"]).is_dir():
-            write_atomic(Path(record["run_dir"]) / RECORD_FILE, json.dumps(record, indent=1, default=str))
+            write_atomic(RunDir.of(record["run_dir"]).record, json.dumps(record, indent=1, default=str))
 
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
         with self._runs() as runs:
@@ -310,21 +311,22 @@ def record_from_dir(run_dir: Path) -> dict[str, Any] | None:
     """A run's record from its directory: its record.json, brought up to date by its events."""
     if not run_dir.is_dir():
         return None
+    paths = RunDir(run_dir)
     try:
-        record = json.loads((run_dir / RECORD_FILE).read_text(encoding="utf-8"))
+        record = json.loads(paths.record.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        if not (run_dir / "recipe.yaml").exists():
+        if not paths.recipe.exists():
             return None
         try:
-            recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
+            recipe = yaml.safe_load(paths.recipe.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             recipe = {}
-        record = {"id": run_dir.name, "name": recipe.get("name", run_dir.name), "status": "crashed",
-                  "created": (run_dir / "recipe.yaml").stat().st_mtime, "run_dir": str(run_dir), "tags": [],
-                  "notes": "", "method": (recipe.get("method") or {}).get("kind"),
-                  "model": (recipe.get("model") or {}).get("source"), "parent_id": None, "edits": {},
-                  "final": {}, "pid": None, "failure": None}
-    terminal = terminal_event(read_events(run_dir / "events.jsonl"))
+        record = dict(new_record(run_dir.name, str(run_dir), name=recipe.get("name", run_dir.name),
+                                 status="crashed", created=paths.recipe.stat().st_mtime,
+                                 method=(recipe.get("method") or {}).get("kind"),
+                                 model=(recipe.get("model") or {}).get("source")))
+    record = {**record_defaults(run_dir.name, str(run_dir)), **record}     # a record.json of an older tuner
+    terminal = terminal_event(read_events(paths.events))
     if terminal is not None:
         record.update(fields_from_terminal(terminal))
     record["run_dir"] = str(run_dir)

@@ -12,7 +12,6 @@ import gc
 import os
 import subprocess
 from functools import cached_property
-from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher
 
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.follower import RunFollower
 from tuner_tui.runtime.home import Home
 from tuner_tui.ui.activity_bar import ActivityBar
@@ -369,7 +369,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         panel = self.bottom
         if dashboard is None or (panel.events_run == dashboard.run_id and not force):
             return
-        panel.follow_log(Path(dashboard.record["run_dir"]) / "worker.log")
+        panel.follow_log(RunDir.of(dashboard.record["run_dir"]).log)
         panel.show_events(dashboard.run_id, dashboard.events_for_panel())
 
     # ------------------------------------------------------------------------------------------ palette

@@ -5,8 +5,6 @@ recipes are diffed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from textual import work
 from textual.app import ComposeResult
@@ -16,6 +14,7 @@ from textual.widgets import DataTable, Static
 from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.metrics import FINAL_FIGURES, METRICS
 from tuner_tui.domain.recipe_diff import diff_many
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.runtime.series_cache import RunSeries
 from tuner_tui.ui.charts import CHART_POINTS, Chart
@@ -58,7 +57,7 @@ class CompareView(VerticalScroll):
         recipes = []
         for r in self.records:
             try:
-                recipes.append(yaml.safe_load((Path(r["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")))
+                recipes.append(yaml.safe_load(RunDir.of(r["run_dir"]).recipe.read_text(encoding="utf-8")))
             except (OSError, yaml.YAMLError):
                 recipes.append({})
         differences = diff_many(recipes)

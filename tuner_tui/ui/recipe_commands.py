@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.tabs import active_content, open_tab
 
@@ -49,7 +50,7 @@ class RecipeCommands:
         """A re-launch draft: the parent's recipe, launched (F5) as a child run that records the parent."""
         from tuner_tui.ui.recipe_editor import RecipeEditor
 
-        path = Path(parent["run_dir"]) / "recipe.yaml"
+        path = RunDir.of(parent["run_dir"]).recipe
         tab_id = _tab_id("draft", parent["id"])
         open_tab(self, tab_id, f"✎ {parent['name']}", lambda: RecipeEditor(text, path, "relaunch", parent=parent))
 

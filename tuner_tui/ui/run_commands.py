@@ -5,11 +5,11 @@ model) runs in a worker thread or a separate process; destructive actions ask fi
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
 
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.event_log import EventLog
 from tuner_tui.ui.tabs import active_dashboard, open_tab
 
@@ -64,7 +64,7 @@ class RunCommands:
 
         series = RunSeries.open(run_dir)
         recent = recent_events(run_dir, series.offset)
-        log = EventLog(Path(run_dir) / "events.jsonl", series.offset)
+        log = EventLog(RunDir.of(run_dir).events, series.offset)
         self.call_from_thread(self._run_loaded, dashboard, log, series.progress, recent)
 
     def _run_loaded(self, dashboard, log: EventLog, progress, recent: list[dict]) -> None:
@@ -121,7 +121,7 @@ class RunCommands:
         if record is None:
             return
         try:
-            text = (Path(record["run_dir"]) / "recipe.yaml").read_text(encoding="utf-8")
+            text = RunDir.of(record["run_dir"]).recipe.read_text(encoding="utf-8")
         except OSError as err:
             self.notify(f"run {record['id']} has no recipe.yaml: {err}", severity="error")
             return
@@ -141,7 +141,7 @@ class RunCommands:
             return
         overrides = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in fix.items()]
         try:
-            loaded = load_recipe(Path(record["run_dir"]) / "recipe.yaml", overrides)
+            loaded = load_recipe(RunDir.of(record["run_dir"]).recipe, overrides)
         except ProblemsFound as found:
             self.notify(found.problems[0].format(), severity="error")
             return
@@ -171,7 +171,7 @@ class RunCommands:
         record = self._need_run()
         if record is None:
             return
-        if not any((Path(record["run_dir"]) / d).is_dir() for d in ("adapter", "merged")):
+        if not any(d.is_dir() for d in (RunDir.of(record["run_dir"]).adapter, RunDir.of(record["run_dir"]).merged)):
             self.notify(f"run {record['id']} has no trained weights yet ({record['status']})", severity="warning")
             return
         open_tab(self, f"try-{record['id']}", f"? {record['name']}", lambda: TryView(record))

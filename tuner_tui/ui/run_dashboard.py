@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from pathlib import Path
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,7 +17,9 @@ from textual.widgets import Static
 from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.metrics import CHARTS, FINAL_FIGURES, HEADLINE, on_chart
 from tuner_tui.domain.progress_text import duration_text
+from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
+from tuner_tui.runtime.log_tail import tail_lines
 from tuner_tui.ui.charts import CHART_POINTS, Chart, vram_lines
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import record_status_text
@@ -186,7 +187,7 @@ class RunDashboard(VerticalScroll):
             lines.append(f"→ {failure['suggestion']}")
         if failure.get("fix"):
             lines.append("press F6 to re-launch with this fix")
-        tail = _log_tail(Path(self.record["run_dir"]) / "worker.log", 6)
+        tail = tail_lines(RunDir.of(self.record["run_dir"]).log, 6)
         if tail:
             lines.append("last lines of worker.log:")
             lines += [f"  {line}" for line in tail]
@@ -214,12 +215,3 @@ class RunDashboard(VerticalScroll):
             text.append(f"{label:<20}", style="dim")
             text.append(f"{value}\n")
         return text
-
-def _log_tail(path: Path, lines: int) -> list[str]:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - 4096))
-            text = fh.read().decode("utf-8", "replace")
-    except OSError:
-        return []
-    return [line for line in text.replace("\r", "\n").splitlines() if line.strip()][-lines:]
