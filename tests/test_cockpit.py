@@ -463,3 +463,31 @@ def test_reattaches_to_a_running_run_at_start_and_quitting_leaves_it_running(hom
         assert RunStore(home).get(run_id)["status"] == "running"
     finally:
         tuner("stop", run_id, timeout=200)
+
+
+def test_the_tag_dialog_adds_to_the_tags_stored_when_it_closes_not_when_it_opened(home):
+    """A tag added from another SSH session (the CLI) while the dialog is open is kept."""
+    from tuner_tui.domain.runs import new_record
+
+    run_dir = home.run_dir("dlg00001")
+    run_dir.mkdir(parents=True)
+    RunStore(home).create(dict(new_record("dlg00001", str(run_dir), name="tagged", status="finished")))
+
+    async def go():
+        app = TunerApp(home, sample_gpu=False)
+        async with app.run_test(size=(140, 45)) as pilot:
+            await settle(app, pilot, 0.5)
+            app.action_show_view("runs")
+            await pilot.pause(0.2)
+            await pilot.press("t")
+            await pilot.pause(0.2)
+            assert tuner("tag", "dlg00001", "from-cli").returncode == 0      # meanwhile, elsewhere
+            await pilot.press(*"baseline", "enter")
+            await pilot.press("n")
+            await pilot.pause(0.2)
+            assert tuner("note", "dlg00001", "from the cli").returncode == 0
+            await pilot.press(*" and the dialog", "enter")
+            await settle(app, pilot, 0.3)
+    run(go())
+    stored = RunStore(home).get("dlg00001")
+    assert stored["tags"] == ["baseline", "from-cli"]
