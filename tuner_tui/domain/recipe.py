@@ -296,7 +296,7 @@ class Recipe(Strict):
         """train.gradient_checkpointing as the worker applies it: never for a method that cannot checkpoint
         (prefix tuning, whose virtual tokens travel in the KV cache that transformers drops inside a checkpointed
         layer: the attention mask then no longer matches the keys and the first step fails)."""
-        return self.train.gradient_checkpointing and method(self.method.kind).checkpointable
+        return method(self.method.kind).checkpointable and self.train.gradient_checkpointing
 
     def ignored_settings(self) -> list[tuple[str, str]]:
         """(key path, why) for settings present but unused by this method: warnings, not errors."""

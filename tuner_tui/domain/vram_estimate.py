@@ -101,7 +101,7 @@ def settings_from_recipe(recipe: Recipe) -> EstimateSettings:
     lora, quant, t = recipe.lora, recipe.method.quantization, recipe.train
     targets = lora.target_modules if isinstance(lora.target_modules, str) else tuple(lora.target_modules)
     return EstimateSettings(
-        method=recipe.method.kind, batch_size=t.batch_size, grad_accum=t.grad_accum,
+        method=method(recipe.method.kind).kind, batch_size=t.batch_size, grad_accum=t.grad_accum,
         seq_len=recipe.data.max_length, gradient_checkpointing=recipe.activation_checkpointing,
         dtype=recipe.model.dtype, precision=t.precision, optimizer=t.optimizer, lora_r=lora.r,
         target_modules=targets, lora_dropout=lora.dropout, quant_bits=quant.bits if quant else None,
