@@ -59,8 +59,8 @@ def _print_table(kind: str, arch, estimates: dict[str, VramEstimate], correction
                   title_justify="left")
     table.add_column("", no_wrap=True)
     for m in estimates:
-        table.add_column(f"{method_label(m)} *" if m == kind else method_label(m), justify="right", no_wrap=True,
-                         style="bold" if m == kind else None)
+        table.add_column(f"{method_label(m)} *" if m == kind else method_label(m), justify="right",
+                         no_wrap=True, style="bold" if m == kind else None)
     for label, keys in ROWS:
         table.add_row(label, *(gib(sum(e.breakdown[k] for k in keys)) for e in estimates.values()))
     table.add_row("trainable params", *(_count(e.trainable_params) for e in estimates.values()))

@@ -21,7 +21,8 @@ Parameters are counted exactly from the architecture. Memory follows what this p
   IA3 attention target its unscaled 16-bit output (2·d_out, for the vector's gradient), each IA3 feed-forward
   target the fp32 upcast of its input (4·d_in; the Linear then saves the rescaled input instead of the
   original, same size). This is Korthikanti et al.'s per-layer count (34·s·b·h + 5·a·s²·b) redone for
-  SwiGLU/GQA without the attention scores. Gradient checkpointing keeps only each layer's 16-bit input plus one layer being recomputed.
+  SwiGLU/GQA without the attention scores. Gradient checkpointing keeps only each layer's 16-bit input plus one
+  layer being recomputed.
 - loss head: TRL's SFTTrainer scores tokens through a fused, tiled LM head and never materializes the
   batch × seq × vocab logits: one [≤4096 tokens × ≤32768 vocab] 16-bit tile, the fp32 hidden-state gradient,
   and for full fine-tuning the fp32 lm_head gradient it accumulates.
