@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import tuner
 from tuner_tui.domain.architectures import Architecture, cached_config, lookup, resolve_architecture
+from tuner_tui.domain.parameter_counts import lora_params, prefix_params
 from tuner_tui.domain.vram_estimate import (
     GIB,
     EstimateSettings,
@@ -18,9 +19,7 @@ from tuner_tui.domain.vram_estimate import (
     estimate,
     estimate_methods,
     fit_check,
-    lora_params,
     param_count,
-    prefix_params,
     recommend,
 )
 

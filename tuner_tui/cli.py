@@ -33,6 +33,7 @@ def _force_option(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tuner_tui.domain.methods import KINDS
     from tuner_tui.domain.run_query import SORT_FIELDS
 
     parser = argparse.ArgumentParser(prog="tuner", description="Fine-tune LLMs from the terminal: recipes, "
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ls", help="list runs")
     p.add_argument("--status", choices=["queued", "running", "finished", "stopped", "failed", "crashed"])
-    p.add_argument("--method", choices=["full", "lora", "qlora", "dora", "prefix"])
+    p.add_argument("--method", choices=KINDS)
     p.add_argument("--model", help="substring of the model source")
     p.add_argument("--tag", help="only runs with this tag")
     p.add_argument("--search", metavar="TEXT", help="words matched in id, name, model, tags and notes")

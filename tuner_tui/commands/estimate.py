@@ -10,6 +10,7 @@ import argparse
 from rich.table import Table
 
 from tuner_tui.commands.common import out, print_json, print_problems
+from tuner_tui.domain.methods import label as method_label
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe_loader import LoadedRecipe, load_recipe
 from tuner_tui.domain.vram_estimate import VramEstimate, gib, param_count
@@ -17,7 +18,6 @@ from tuner_tui.runtime.estimate import estimate_recipe
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.recipe_catalog import resolve_recipe
 
-LABELS = {"full": "full", "lora": "LoRA", "qlora": "QLoRA", "dora": "DoRA", "prefix": "prefix"}
 ROWS = (("weights", ("weights",)), ("gradients", ("gradients",)), ("optimizer", ("optimizer",)),
         ("activations", ("activations",)), ("logits (loss head)", ("logits",)),
         ("CUDA context+overhead", ("cuda_context", "overhead")))
@@ -49,7 +49,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     command = " ".join(["tuner run", args.recipe, *(f"--set {o}" for o in args.overrides)])
     _print_fit(command, recipe.method.kind, found.gpu, found.gpu_reason, found.estimates, found.fits)
     rec = found.recommendation
-    out.print(f"[bold]Recommendation:[/] {LABELS.get(rec.method, rec.method)}: {rec.reason}", markup=True)
+    out.print(f"[bold]Recommendation:[/] {method_label(rec.method)}: {rec.reason}", markup=True)
     return 0
 
 
@@ -59,8 +59,8 @@ def _print_table(kind: str, arch, estimates: dict[str, VramEstimate], correction
                   title_justify="left")
     table.add_column("", no_wrap=True)
     for m in estimates:
-        table.add_column(f"{LABELS[m]} *" if m == kind else LABELS[m], justify="right", no_wrap=True,
-                         style="bold" if m == kind else None)
+        table.add_column(f"{method_label(m)} *" if m == kind else method_label(m), justify="right",
+                         no_wrap=True, style="bold" if m == kind else None)
     for label, keys in ROWS:
         table.add_row(label, *(gib(sum(e.breakdown[k] for k in keys)) for e in estimates.values()))
     table.add_row("trainable params", *(_count(e.trainable_params) for e in estimates.values()))
@@ -70,7 +70,7 @@ def _print_table(kind: str, arch, estimates: dict[str, VramEstimate], correction
     out.print(f"* the recipe's method. Batch {s.batch_size} × {s.seq_len} tokens, gradient checkpointing "
               f"{checkpointing}, optimizer {s.optimizer}. Figures: {arch.figures_from}.", markup=False)
     for m, c in corrections.items():
-        out.print(f"{LABELS[m]}: scaled by {c.ratio:.2f}, the median measured/estimated peak of {c.runs} past "
+        out.print(f"{method_label(m)}: scaled by {c.ratio:.2f}, the median measured/estimated peak of {c.runs} past "
                   "run(s) of this model and method.", markup=False)
 
 
@@ -79,12 +79,12 @@ def _print_fit(command: str, kind: str, gpu, reason: str | None, estimates, fits
         out.print(f"GPU: none to compare with ({reason}).", markup=False)
         return
     free = gpu.memory_free
-    fitting = [LABELS[m] for m, (ok, _) in fits.items() if ok]
+    fitting = [method_label(m) for m, (ok, _) in fits.items() if ok]
     out.print(f"GPU {gpu.index} {gpu.name}: {gib(free)} free. Fits: {', '.join(fitting) or 'none'}.", markup=False)
     ok, change = fits[kind]
     if not ok:
         advice = f"{command} {change}" if change else "no single setting is enough: a smaller model or more GPUs"
-        out.print(f"The recipe's {LABELS[kind]} needs {gib(estimates[kind].total_bytes)}. To fit: {advice}",
+        out.print(f"The recipe's {method_label(kind)} needs {gib(estimates[kind].total_bytes)}. To fit: {advice}",
                   markup=False)
 
 

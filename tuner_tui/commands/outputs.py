@@ -9,6 +9,7 @@ from rich.columns import Columns
 from rich.panel import Panel
 
 from tuner_tui.commands.common import err, out, print_json
+from tuner_tui.domain.methods import method
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.domain.run_dir import RunDir
@@ -42,9 +43,11 @@ def _ended_run(ref: str) -> tuple[dict, Path]:
 def cmd_merge(args: argparse.Namespace) -> int:
     record, run_dir = _ended_run(args.run)
     loaded = load_recipe(RunDir(run_dir).recipe)
-    if loaded.recipe.method.kind in ("full", "prefix"):
-        raise ProblemsFound([Problem(record["id"], f"{loaded.recipe.method.kind} runs have nothing to merge",
-                                     hint="full runs already saved full weights in merged/")])
+    m = method(loaded.recipe.method.kind)
+    if not m.mergeable:
+        hint = (f"{m.long_label} already saved full weights in merged/" if m.output == "merged"
+                else f"{m.long_label} keeps its weights beside the model (adapter/); load it with peft")
+        raise ProblemsFound([Problem(record["id"], f"{m.kind} runs have nothing to merge", hint=hint)])
     err.print("merging (loads the base model unquantized)...")
     _quiet_hf()
     from tuner_tui.training.model_sources import materialize

@@ -3,18 +3,22 @@ propose them). The OOM fix keeps the effective batch the same."""
 
 from __future__ import annotations
 
+from tuner_tui.domain.methods import method
 from tuner_tui.domain.recipe import Recipe
 
 
 def oom_fix(recipe: Recipe) -> dict[str, object]:
-    """Halve batch and double grad_accum (same effective batch), checkpoint activations, LoRA -> QLoRA."""
+    """Halve batch and double grad_accum (same effective batch), checkpoint activations where the method can,
+    LoRA/DoRA -> QLoRA (the registry's `to_qlora`). Switching full fine-tuning to LoRA changes what is trained,
+    so a failed run is not told to; `tuner estimate` proposes it."""
     train, fix = recipe.train, dict[str, object]()
     if train.batch_size > 1:
         fix["train.batch_size"] = train.batch_size // 2
         fix["train.grad_accum"] = train.grad_accum * 2
-    if not train.gradient_checkpointing and recipe.method.kind != "prefix":    # prefix cannot checkpoint
+    m = method(recipe.method.kind)
+    if not train.gradient_checkpointing and m.checkpointable:
         fix["train.gradient_checkpointing"] = True
-    if recipe.method.kind in ("lora", "dora") and recipe.quantization is None:
+    if "to_qlora" in m.oom_fixes and recipe.quantization is None:
         fix["method.kind"] = "qlora"
     return fix
 

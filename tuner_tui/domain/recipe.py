@@ -10,13 +10,13 @@ block under `kind: prefix`) are warnings, so `--set method.kind=...` works on an
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-MethodKind = Literal["full", "lora", "qlora", "dora", "prefix"]
+from tuner_tui.domain.methods import METHODS, MethodKind, Section, kinds_using, method, spoken_list
+
 DataFormat = Literal["alpaca", "sharegpt", "messages", "text"]
-ADAPTER_METHODS = ("lora", "qlora", "dora")
 
 
 class Strict(BaseModel):
@@ -89,17 +89,59 @@ class PrefixSpec(Strict):
                                     "trainable parameters, often more stable).")
 
 
+class IA3Spec(Strict):
+    """peft's IA3Config. The defaults are peft's own for Llama-style models (Llama, Mistral, Qwen2, Gemma)."""
+
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["k_proj", "v_proj", "down_proj"],
+        description="Module names that get a learned scaling vector (one number per channel: out_features for "
+        "attention modules, in_features for feed-forward ones). More modules = a few more parameters.",
+    )
+    feedforward_modules: list[str] = Field(
+        default_factory=lambda: ["down_proj"],
+        description="Which of target_modules are feed-forward layers: their input is scaled instead of their "
+        "output. Must be a subset of target_modules.",
+    )
+
+    @model_validator(mode="after")
+    def _feedforward_among_targets(self) -> IA3Spec:
+        if not self.target_modules:
+            raise ValueError("target_modules is empty: name at least one module, e.g. [k_proj, v_proj, down_proj]")
+        stray = [m for m in self.feedforward_modules if m not in self.target_modules]
+        if stray:
+            raise ValueError(f"feedforward_modules {stray} are not in target_modules {self.target_modules}: add "
+                             "them to target_modules or remove them (peft scales only targeted modules)")
+        return self
+
+
+# The method descriptions below are written from the registry (domain/methods.py), so they list every method.
+_QUANTIZATION_DOC = {"required_4bit": "{kinds} defaults to 4-bit nf4 + double quantization;",
+                     "optional": "{kinds} may use 8-bit or 4-bit;", "ignored": "ignored for {kinds};",
+                     "refused": "refused for {kinds}."}
+
+
+def _by_rule() -> dict[str, tuple[str, ...]]:
+    rules: dict[str, tuple[str, ...]] = {rule: () for rule in _QUANTIZATION_DOC}
+    for m in METHODS.values():
+        rules[m.quantization] += (m.kind,)
+    return {rule: kinds for rule, kinds in rules.items() if kinds}
+
+
+def _sections_doc(section: Section) -> str:
+    return f"(kind: {' | '.join(kinds_using(section))})"
+
+
 class MethodSpec(Strict):
     kind: MethodKind = Field(
-        "lora", description="full: train every weight (most memory). lora: low-rank adapters. qlora: LoRA on "
-        "a 4-bit NF4 base (least memory). dora: weight-decomposed LoRA. prefix: prefix tuning."
+        "lora", description=" ".join(f"{m.kind}: {m.summary}." for m in METHODS.values())
     )
-    lora: LoraSpec | None = Field(None, description="Adapter settings for lora, qlora and dora.")
+    lora: LoraSpec | None = Field(None, description=f"Adapter settings {_sections_doc('lora')}.")
     quantization: QuantizationSpec | None = Field(
-        None, description="Load the base in 4 or 8 bits (bitsandbytes). qlora defaults to 4-bit nf4 + double "
-        "quantization; lora/dora may use 8-bit or 4-bit; refused for full."
+        None, description="Load the base in 4 or 8 bits (bitsandbytes). "
+        + " ".join(_QUANTIZATION_DOC[rule].format(kinds=spoken_list(kinds)) for rule, kinds in _by_rule().items())
     )
-    prefix: PrefixSpec | None = Field(None, description="Prefix tuning settings (kind: prefix).")
+    prefix: PrefixSpec | None = Field(None, description=f"Prefix tuning settings {_sections_doc('prefix')}.")
+    ia3: IA3Spec | None = Field(None, description=f"IA3 settings {_sections_doc('ia3')}.")
 
 
 class DataSpec(Strict):
@@ -202,24 +244,28 @@ class Recipe(Strict):
 
     @model_validator(mode="after")
     def _cross_field(self) -> Recipe:
-        kind, quant = self.method.kind, self.method.quantization
-        if kind == "full" and quant is not None:
-            raise ValueError(
-                "method.quantization: full fine-tuning of a quantized model is refused (quantized weights cannot "
-                "be trained); use kind: qlora, or remove quantization (--set method.quantization=null)"
-            )
-        if kind == "qlora" and quant is not None and quant.bits != 4:
-            raise ValueError(
-                "method.quantization.bits: qlora is LoRA on a 4-bit base; for an 8-bit base use kind: lora "
-                "with quantization.bits: 8"
-            )
+        self._method_rules()
         if self.train.early_stopping_patience is not None and self.data.val_split == 0:
             raise ValueError(
                 "train.early_stopping_patience: needs held-out data; set data.val_split > 0 (e.g. 0.1)"
             )
-        if self.output.merge and kind == "prefix":
-            raise ValueError("output.merge: prefix tuning has no weights to merge; set output.merge: false")
         return self
+
+    def _method_rules(self) -> None:
+        """What the registry says the method cannot do (domain/methods.py)."""
+        m, quant = method(self.method.kind), self.method.quantization
+        if m.quantization == "refused" and quant is not None:
+            raise ValueError(
+                f"method.quantization: {m.long_label} of a quantized model is refused (quantized weights cannot "
+                "be trained); use kind: qlora, or remove quantization (--set method.quantization=null)"
+            )
+        if m.quantization == "required_4bit" and quant is not None and quant.bits != 4:
+            raise ValueError(
+                f"method.quantization.bits: {m.kind} is LoRA on a 4-bit base; for an 8-bit base use kind: lora "
+                "with quantization.bits: 8"
+            )
+        if self.output.merge and not m.mergeable and m.output != "merged":
+            raise ValueError(f"output.merge: {m.long_label} has no weights to merge; set output.merge: false")
 
     # Derived settings the worker and pre-flight share.
     @property
@@ -228,15 +274,18 @@ class Recipe(Strict):
 
     @property
     def quantization(self) -> QuantizationSpec | None:
-        if self.method.kind == "qlora":
+        rule = method(self.method.kind).quantization
+        if rule == "required_4bit":
             return self.method.quantization or QuantizationSpec()
-        if self.method.kind in ("lora", "dora"):
-            return self.method.quantization
-        return None
+        return self.method.quantization if rule == "optional" else None
 
     @property
     def prefix(self) -> PrefixSpec:
         return self.method.prefix or PrefixSpec()
+
+    @property
+    def ia3(self) -> IA3Spec:
+        return self.method.ia3 or IA3Spec()
 
     @property
     def eval_steps(self) -> int:
@@ -244,28 +293,34 @@ class Recipe(Strict):
 
     @property
     def activation_checkpointing(self) -> bool:
-        """train.gradient_checkpointing as the worker applies it: never for prefix tuning, whose virtual tokens
-        travel in the KV cache that transformers drops inside a checkpointed layer (the attention mask then no longer
-        matches the keys and the first step fails)."""
-        return self.train.gradient_checkpointing and self.method.kind != "prefix"
+        """train.gradient_checkpointing as the worker applies it: never for a method that cannot checkpoint
+        (prefix tuning, whose virtual tokens travel in the KV cache that transformers drops inside a checkpointed
+        layer: the attention mask then no longer matches the keys and the first step fails)."""
+        return method(self.method.kind).checkpointable and self.train.gradient_checkpointing
 
     def ignored_settings(self) -> list[tuple[str, str]]:
         """(key path, why) for settings present but unused by this method: warnings, not errors."""
-        kind, out = self.method.kind, []
-        if self.method.lora is not None and kind not in ADAPTER_METHODS:
-            out.append(("method.lora", f"ignored: kind is {kind}, lora settings apply to lora, qlora and dora"))
-        if self.method.prefix is not None and kind != "prefix":
-            out.append(("method.prefix", f"ignored: kind is {kind}, prefix settings apply to prefix only"))
-        if self.method.quantization is not None and kind == "prefix":
-            out.append(("method.quantization", "ignored: prefix tuning loads the base unquantized here"))
-        if self.train.gradient_checkpointing and kind == "prefix":
-            out.append(("train.gradient_checkpointing", "ignored: prefix tuning keeps its virtual tokens in the "
-                        "KV cache, which checkpointed layers drop; lower train.batch_size or data.max_length "
-                        "to save memory instead"))
+        out = self._ignored_method_settings()
         if self.train.save != "steps" and _chosen(self.train, "save_steps"):
             out.append(("train.save_steps", f"ignored: save is {self.train.save}; set save: steps to use it"))
         if self.train.max_steps > 0 and _chosen(self.train, "epochs"):
             out.append(("train.epochs", "ignored: max_steps > 0 takes precedence over epochs"))
+        return out
+
+    def _ignored_method_settings(self) -> list[tuple[str, str]]:
+        m, out = method(self.method.kind), []
+        for section in get_args(Section):
+            if getattr(self.method, section) is not None and m.section != section:
+                users = kinds_using(section)
+                only = " only" if len(users) == 1 else ""
+                out.append((f"method.{section}", f"ignored: kind is {m.kind}, {section} settings apply to "
+                            f"{spoken_list(users)}{only}"))
+        if self.method.quantization is not None and m.quantization == "ignored":
+            out.append(("method.quantization", f"ignored: {m.long_label} loads the base unquantized here"))
+        if self.train.gradient_checkpointing and not m.checkpointable:
+            out.append(("train.gradient_checkpointing", f"ignored: {m.long_label} keeps its virtual tokens in the "
+                        "KV cache, which checkpointed layers drop; lower train.batch_size or data.max_length "
+                        "to save memory instead"))
         return out
 
 

@@ -11,15 +11,18 @@ Parameters are counted exactly from the architecture. Memory follows what this p
   with double quantization one 8-bit absmax per block plus one fp32 constant per 256 blocks. Embeddings,
   lm_head, norms and biases stay unquantized and peft's prepare_model_for_kbit_training upcasts them to fp32
   (4.2 GB on Llama-3.1-8B, whose vocabulary is 128k).
-- adapters: peft keeps LoRA/DoRA/prefix weights in fp32 (autocast_adapter_dtype), so their gradients and
+- adapters: peft keeps LoRA/DoRA/prefix/IA3 weights in fp32 (autocast_adapter_dtype), so their gradients and
   AdamW states are fp32 too. torch's AdamW keeps its two states in the parameter's dtype (bf16 for pure-bf16
   full fine-tuning); 8-bit Adam keeps two 1-byte states.
 - activations, per layer and token, 16-bit, with SDPA (flash / memory-efficient) attention so no seq² score
   matrix is stored: both RMSNorms save their fp32 upcast input and 16-bit output (12·h), the attention saves
   q, k, v, its output and o_proj's input (6·q_dim + 4·kv_dim), the MLP its input and gate, SiLU, up and
-  product tensors (2·h + 8·intermediate). Each LoRA module adds its dropout mask and 16-bit input (3·d_in). This
-  is Korthikanti et al.'s per-layer count (34·s·b·h + 5·a·s²·b) redone for SwiGLU/GQA without the attention
-  scores. Gradient checkpointing keeps only each layer's 16-bit input plus one layer being recomputed.
+  product tensors (2·h + 8·intermediate). Each LoRA module adds its dropout mask and 16-bit input (3·d_in); each
+  IA3 attention target its unscaled 16-bit output (2·d_out, for the vector's gradient), each IA3 feed-forward
+  target the fp32 upcast of its input (4·d_in; the Linear then saves the rescaled input instead of the
+  original, same size). This is Korthikanti et al.'s per-layer count (34·s·b·h + 5·a·s²·b) redone for
+  SwiGLU/GQA without the attention scores. Gradient checkpointing keeps only each layer's 16-bit input plus one
+  layer being recomputed.
 - loss head: TRL's SFTTrainer scores tokens through a fused, tiled LM head and never materializes the
   batch × seq × vocab logits: one [≤4096 tokens × ≤32768 vocab] 16-bit tile, the fp32 hidden-state gradient,
   and for full fine-tuning the fp32 lm_head gradient it accumulates.
@@ -33,6 +36,13 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 
 from tuner_tui.domain.architectures import Architecture
+from tuner_tui.domain.methods import method
+from tuner_tui.domain.parameter_counts import (
+    layer_linear_params,
+    lora_modules,
+    param_count,
+    unquantized_params,
+)
 from tuner_tui.domain.recipe import Recipe
 
 GIB = 1024**3
@@ -42,7 +52,7 @@ NF4_BLOCK = 64            # weights per absmax constant (bitsandbytes blocksize 
 DQ_BLOCK = 256            # absmax constants per second-level fp32 constant (double quantization)
 LOSS_TOKEN_TILE = 4096    # TRL chunked_logprob TOKEN_CHUNK_SIZE
 LOSS_VOCAB_TILE = 32768   # TRL _CHUNKED_LOGPROB_CHUNK_SIZE
-COMPARED_METHODS = ("full", "lora", "qlora")
+COMPARED_METHODS = ("full", "lora", "qlora")     # the seed's decision framework compares these three
 BREAKDOWN_KEYS = ("weights", "gradients", "optimizer", "activations", "logits", "cuda_context", "overhead")
 
 
@@ -65,11 +75,14 @@ class EstimateSettings:
     double_quant: bool = True
     num_virtual_tokens: int = 20
     prefix_projection: bool = False
+    ia3_target_modules: tuple[str, ...] = ("k_proj", "v_proj", "down_proj")
+    ia3_feedforward_modules: tuple[str, ...] = ("down_proj",)
     upcast_non_quantized: bool = True   # peft's prepare_model_for_kbit_training (torchtune doesn't)
 
     @property
     def weight_bytes(self) -> int:
-        if self.dtype == "float32" or (self.dtype == "auto" and self.method == "full" and self.precision == "fp16"):
+        trains_base = method(self.method).trains_base      # fp32 master weights unless bf16 (loading.py)
+        if self.dtype == "float32" or (self.dtype == "auto" and trains_base and self.precision == "fp16"):
             return 4
         return 2
 
@@ -79,78 +92,31 @@ class EstimateSettings:
 
     @property
     def quantized_bits(self) -> int | None:
-        if self.method == "qlora":
+        rule = method(self.method).quantization
+        if rule == "required_4bit":
             return 4
-        return self.quant_bits if self.method in ("lora", "dora") else None
+        return self.quant_bits if rule == "optional" else None
 
 
 def settings_from_recipe(recipe: Recipe) -> EstimateSettings:
     lora, quant, t = recipe.lora, recipe.method.quantization, recipe.train
     targets = lora.target_modules if isinstance(lora.target_modules, str) else tuple(lora.target_modules)
     return EstimateSettings(
-        method=recipe.method.kind, batch_size=t.batch_size, grad_accum=t.grad_accum,
+        method=method(recipe.method.kind).kind, batch_size=t.batch_size, grad_accum=t.grad_accum,
         seq_len=recipe.data.max_length, gradient_checkpointing=recipe.activation_checkpointing,
         dtype=recipe.model.dtype, precision=t.precision, optimizer=t.optimizer, lora_r=lora.r,
         target_modules=targets, lora_dropout=lora.dropout, quant_bits=quant.bits if quant else None,
         double_quant=quant.double_quant if quant else True, num_virtual_tokens=recipe.prefix.num_virtual_tokens,
-        prefix_projection=recipe.prefix.prefix_projection,
+        prefix_projection=recipe.prefix.prefix_projection, ia3_target_modules=tuple(recipe.ia3.target_modules),
+        ia3_feedforward_modules=tuple(recipe.ia3.feedforward_modules),
     )
 
 
 # ------------------------------------------------------------------------------------------ parameter counts
 
-def layer_linear_params(arch: Architecture) -> int:
-    return sum(d_in * d_out for d_in, d_out in arch.linear_shapes().values())
-
-
-def unquantized_params(arch: Architecture) -> int:
-    """Everything bitsandbytes leaves alone: embeddings, lm_head (unless tied), norms, biases."""
-    embeddings = arch.vocab_size * arch.hidden_size * (1 if arch.tie_word_embeddings else 2)
-    norms = arch.num_hidden_layers * arch.norms_per_layer * arch.hidden_size + arch.hidden_size
-    biases = arch.num_hidden_layers * (arch.q_dim + 2 * arch.kv_dim) if arch.qkv_bias else 0
-    return embeddings + norms + biases
-
-
-def param_count(arch: Architecture) -> int:
-    """Exact total, as model.num_parameters() reports it (tied embeddings counted once)."""
-    return arch.num_hidden_layers * layer_linear_params(arch) + unquantized_params(arch)
-
-
-def lora_modules(arch: Architecture, target_modules: tuple[str, ...] | str) -> dict[str, tuple[int, int]]:
-    """The per-layer Linear modules a target_modules setting adapts (all-linear: all of them, not lm_head)."""
-    shapes = arch.linear_shapes()
-    if target_modules == "all-linear":
-        return shapes
-    wanted = {target_modules} if isinstance(target_modules, str) else set(target_modules)
-    found = {name: shape for name, shape in shapes.items() if name in wanted}
-    if not found:
-        raise ValueError(f"target_modules {sorted(wanted)} match no module of {arch.name}; its Linear "
-                         f"modules are {', '.join(shapes)} (or use all-linear)")
-    return found
-
-
-def lora_params(arch: Architecture, r: int, target_modules: tuple[str, ...] | str, dora: bool = False) -> int:
-    """r × (d_in + d_out) per adapted module per layer; DoRA adds a magnitude vector of d_out."""
-    per_layer = sum(r * (d_in + d_out) + (d_out if dora else 0)
-                    for d_in, d_out in lora_modules(arch, target_modules).values())
-    return arch.num_hidden_layers * per_layer
-
-
-def prefix_params(arch: Architecture, num_virtual_tokens: int, projection: bool = False) -> int:
-    """peft's PrefixEncoder: token_dim = kv heads × head dim; an Embedding(n, layers × 2 × token_dim), or with
-    projection Embedding(n, d) → Linear(d, d) → Tanh → Linear(d, layers × 2 × d)."""
-    d, out = arch.kv_dim, arch.num_hidden_layers * 2 * arch.kv_dim
-    if not projection:
-        return num_virtual_tokens * out
-    return num_virtual_tokens * d + (d * d + d) + (d * out + out)
-
-
 def trainable_params(arch: Architecture, s: EstimateSettings) -> int:
-    if s.method == "full":
-        return param_count(arch)
-    if s.method == "prefix":
-        return prefix_params(arch, s.num_virtual_tokens, s.prefix_projection)
-    return lora_params(arch, s.lora_r, s.target_modules, dora=s.method == "dora")
+    """The method's own count (domain/parameter_counts.py, named by the registry)."""
+    return method(s.method).trainable_params(arch, s)
 
 
 # ------------------------------------------------------------------------------------------ bytes
@@ -176,11 +142,12 @@ def _weights(arch: Architecture, s: EstimateSettings, trainable: int) -> int:
         frozen += unquantized_params(arch) * (4 if s.upcast_non_quantized else wb)
     else:
         frozen = param_count(arch) * wb
-    weights = frozen if s.method == "full" else frozen + trainable * 4      # adapters: fp32
+    trains_base = method(s.method).trains_base
+    weights = frozen if trains_base else frozen + trainable * 4      # adapters: fp32
     if wb == 4 and s.mixed_precision and bits is None:
         # 16-bit casts of the Linear weights, kept for the backward pass (per layer only when checkpointing
         # frozen weights: trainable ones stay in autocast's cache for the whole forward).
-        layers = arch.num_hidden_layers if s.method == "full" or not s.gradient_checkpointing else 1
+        layers = arch.num_hidden_layers if trains_base or not s.gradient_checkpointing else 1
         weights += 2 * layers * layer_linear_params(arch)
     return weights
 
@@ -203,15 +170,26 @@ def activation_bytes_per_token_layer(arch: Architecture, s: EstimateSettings) ->
     saved = 12 * h + 6 * q + 4 * kv + 2 * h + 8 * i
     if arch.norms_per_layer == 4:
         saved += 12 * h
-    if s.method in ("lora", "qlora", "dora"):
-        per_input = 3 if s.lora_dropout > 0 else 2
-        saved += sum(per_input * d_in for d_in, _ in lora_modules(arch, s.target_modules).values())
+    saved += _adapter_saved(arch, s)
     return saved if s.mixed_precision or s.weight_bytes == 2 else 2 * saved
+
+
+def _adapter_saved(arch: Architecture, s: EstimateSettings) -> int:
+    """What the adapter's own modules save for backward, per token and layer (by the method's settings section)."""
+    section = method(s.method).section
+    if section == "lora":
+        per_input = 3 if s.lora_dropout > 0 else 2
+        return sum(per_input * d_in for d_in, _ in lora_modules(arch, s.target_modules).values())
+    if section == "ia3":
+        feedforward = set(s.ia3_feedforward_modules)
+        return sum(4 * d_in if name in feedforward else 2 * d_out
+                   for name, (d_in, d_out) in lora_modules(arch, s.ia3_target_modules).items())
+    return 0
 
 
 def _activations(arch: Architecture, s: EstimateSettings) -> int:
     tokens = s.batch_size * s.seq_len
-    if s.method == "prefix":
+    if method(s.method).section == "prefix":         # the virtual tokens lengthen every sequence
         tokens = s.batch_size * (s.seq_len + s.num_virtual_tokens)
     per_layer = activation_bytes_per_token_layer(arch, s) * tokens
     if s.gradient_checkpointing:
@@ -226,7 +204,7 @@ def _logits(arch: Architecture, s: EstimateSettings) -> int:
     tokens = s.batch_size * s.seq_len
     tile = min(tokens, LOSS_TOKEN_TILE) * min(arch.vocab_size, LOSS_VOCAB_TILE) * 2
     hidden = tokens * arch.hidden_size * (2 + 4)           # scored positions + their fp32 gradient
-    head_grad = arch.vocab_size * arch.hidden_size * 4 if s.method == "full" else 0
+    head_grad = arch.vocab_size * arch.hidden_size * 4 if method(s.method).trains_base else 0
     return tile + hidden + head_grad
 
 
@@ -257,7 +235,7 @@ class VramEstimate:
 
 def estimate(arch: Architecture, s: EstimateSettings) -> VramEstimate:
     trainable = trainable_params(arch, s)
-    param_bytes = s.weight_bytes if s.method == "full" else 4
+    param_bytes = s.weight_bytes if method(s.method).trains_base else 4
     parts = {
         "weights": _weights(arch, s, trainable),
         "gradients": trainable * param_bytes,
@@ -275,14 +253,18 @@ def estimate_methods(arch: Architecture, s: EstimateSettings) -> dict[str, VramE
 
     A full-fine-tuning recipe carries no LoRA targets; its LoRA columns fall back to all-linear where the
     default targets (q_proj, v_proj) don't exist (Phi-3)."""
-    if s.method not in ("lora", "qlora", "dora"):
+    if method(s.method).section != "lora":
         try:
             lora_modules(arch, s.target_modules)
         except ValueError:
             s = replace(s, target_modules="all-linear")
-    own_base = s.quant_bits if s.method in ("lora", "dora") else None     # LoRA on an 8-bit base stays so
+
+    def optional_base(kind: str) -> bool:
+        return method(kind).quantization == "optional"
+
+    own_base = s.quant_bits if optional_base(s.method) else None     # LoRA on an 8-bit base stays so
     methods = dict.fromkeys((*COMPARED_METHODS, s.method))
-    return {m: estimate(arch, replace(s, method=m, quant_bits=own_base if m in ("lora", "dora") else None))
+    return {m: estimate(arch, replace(s, method=m, quant_bits=own_base if optional_base(m) else None))
             for m in methods}
 
 
@@ -295,18 +277,19 @@ def _set(**changes: object) -> str:
 def _candidates(s: EstimateSettings) -> list[tuple[dict, EstimateSettings]]:
     """Changes in order of what they cost the user: time, then nothing, then quality, then data."""
     out: list[tuple[dict, EstimateSettings]] = []
-    if not s.gradient_checkpointing:
+    if not s.gradient_checkpointing and method(s.method).checkpointable:
         out.append(({"train__gradient_checkpointing": "true"}, replace(s, gradient_checkpointing=True)))
     batch, accum = s.batch_size, s.grad_accum
     while batch > 1:                                    # same effective batch, fewer activations
         batch, accum = batch // 2, accum * 2
         out.append(({"train__batch_size": batch, "train__grad_accum": accum},
                     replace(s, batch_size=batch, grad_accum=accum)))
-    if s.optimizer in ("adamw_torch", "paged_adamw_32bit") and s.method == "full":
+    fixes = method(s.method).oom_fixes
+    if s.optimizer in ("adamw_torch", "paged_adamw_32bit") and "adamw_8bit" in fixes:
         out.append(({"train__optimizer": "adamw_8bit"}, replace(s, optimizer="adamw_8bit")))
-    if s.method == "full":
+    if "to_lora" in fixes:
         out.append(({"method__kind": "lora"}, replace(s, method="lora")))
-    if s.method in ("lora", "dora") and s.quant_bits != 4:
+    if "to_qlora" in fixes and s.quant_bits != 4:
         out.append(({"method__kind": "qlora"}, replace(s, method="qlora", quant_bits=4)))
     length = s.seq_len
     while length > 256:
@@ -340,7 +323,8 @@ def _apply(s: EstimateSettings, changes: dict) -> EstimateSettings:
               "data__max_length": "seq_len"}
     for key, value in changes.items():
         if key == "method__kind":
-            s = replace(s, method=value, quant_bits=4 if value == "qlora" else s.quant_bits)
+            s = replace(s, method=value, quant_bits=4 if method(value).quantization == "required_4bit"
+                        else s.quant_bits)
         elif key == "train__gradient_checkpointing":
             s = replace(s, gradient_checkpointing=True)
         else:
@@ -358,7 +342,6 @@ class Recommendation:
 
 
 FEW_ROWS = 100
-_LABEL = {"full": "full fine-tuning", "lora": "LoRA", "qlora": "QLoRA"}
 LARGE_BUDGET = 0.5         # full fine-tuning when it needs at most half the free memory
 
 
@@ -370,7 +353,7 @@ def recommend(estimates: dict[str, VramEstimate], free_bytes: int | None,
         return Recommendation("prompting", f"only {data_rows} rows: with fewer than {FEW_ROWS} examples, try "
                               "prompting (few-shot examples in the prompt) before fine-tuning")
     need = {m: estimates[m].total_bytes for m in COMPARED_METHODS}
-    sizes = ", ".join(f"{_LABEL[m]} {gib(b)}" for m, b in need.items())
+    sizes = ", ".join(f"{method(m).long_label} {gib(b)}" for m, b in need.items())
     if free_bytes is None:
         return Recommendation("lora", f"no GPU information; LoRA is the usual choice (needs {sizes})")
     free = f"{gib(free_bytes)} free"

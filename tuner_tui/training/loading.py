@@ -1,9 +1,10 @@
 """Loading the base model the way the recipe's method needs it, and wrapping it with PEFT.
 
-full: every weight trains (dtype from the recipe). lora/dora: LoraConfig (use_dora for DoRA) on a frozen base,
-optionally loaded in 8 or 4 bits. qlora: BitsAndBytesConfig 4-bit (nf4/fp4, double quantization, compute
-dtype) + prepare_model_for_kbit_training. prefix: PrefixTuningConfig. Activation checkpointing is not set here:
-the Trainer turns it on (sft_config) for every method but prefix."""
+The method registry (domain/methods.py) says how the base is loaded: full trains every weight (dtype from the
+recipe); the others freeze it, optionally (qlora: always) loaded in 8 or 4 bits through BitsAndBytesConfig +
+prepare_model_for_kbit_training. The adapter comes from the method's builder in training/peft_builders.py
+(LoraConfig, use_dora for DoRA, PrefixTuningConfig, IA3Config). Activation checkpointing is not set here: the
+Trainer turns it on (sft_config) for every method that can checkpoint."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ import os
 from dataclasses import dataclass
 
 import torch
-from peft import LoraConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
+from peft import get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from tuner_tui.domain.chat_templates import template_for
+from tuner_tui.domain.methods import method
 from tuner_tui.domain.recipe import Recipe
+from tuner_tui.training.peft_builders import peft_config
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 
@@ -56,7 +59,7 @@ def choose_precision(recipe: Recipe) -> Precision:
     dtype = recipe.model.dtype
     if dtype == "auto":
         # Full fine-tuning keeps fp32 master weights unless bf16 is native (fp16 weights cannot be unscaled).
-        if not cuda or (recipe.method.kind == "full" and wanted != "bf16"):
+        if not cuda or (method(recipe.method.kind).trains_base and wanted != "bf16"):
             dtype = "float32"
         else:
             dtype = "bfloat16" if wanted == "bf16" else "float16"
@@ -97,18 +100,8 @@ def load_model(path: str, recipe: Recipe, precision: Precision):
         # Freezes the base and upcasts its norms only. Activation checkpointing is the Trainer's job for every method
         # (sft_config), and SFTTrainer enables input grads on PEFT models when it is on.
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-    kind = recipe.method.kind
-    if kind == "full":
-        return model
-    if kind == "prefix":
-        p = recipe.prefix
-        config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=p.num_virtual_tokens,
-                                    prefix_projection=p.prefix_projection)
-        return get_peft_model(model, config)
-    lora = recipe.lora
-    config = LoraConfig(task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                        target_modules=lora.target_modules, bias=lora.bias, use_dora=kind == "dora")
-    return get_peft_model(model, config)
+    config = peft_config(recipe)
+    return model if config is None else get_peft_model(model, config)
 
 
 def count_parameters(model) -> tuple[int, int]:

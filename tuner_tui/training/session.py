@@ -21,6 +21,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 import tuner_tui
+from tuner_tui.domain.methods import method
 from tuner_tui.domain.recipe import Recipe
 from tuner_tui.domain.recipe_loader import LoadedRecipe
 from tuner_tui.domain.run_dir import RunDir
@@ -157,11 +158,12 @@ class TrainingSession:
     def _save_outputs(self, trainer, tokenizer, base_path: str, callback: ReportingCallback) -> dict:
         step = trainer.state.global_step
         callback.enter_phase("saving", step)
-        target = self.run_dir / ("merged" if self.recipe.method.kind == "full" else "adapter")
+        m = method(self.recipe.method.kind)
+        target = self.run_dir / m.output
         trainer.save_model(str(target))
         tokenizer.save_pretrained(str(target))
         outputs = {target.name: str(target)}
-        if self.recipe.output.merge and self.recipe.method.kind != "full":
+        if self.recipe.output.merge and m.mergeable:
             from tuner_tui.training.outputs import merge_adapter
 
             callback.enter_phase("merging", step)
