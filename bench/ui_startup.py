@@ -38,7 +38,7 @@ def first_frame_s(name: str, env: dict[str, str]) -> tuple[float, float]:
     try:
         child.expect(MARKERS[name])
     except pexpect.EOF:
-        raise SystemExit(f"{name} exited before drawing its first frame:\n{(child.before or b'')[-2000:]!r}")
+        raise SystemExit(f"{name} exited before drawing its first frame:\n{(child.before or b'')[-2000:]!r}") from None
     framed = time.perf_counter() - began
     child.expect(pexpect.EOF)
     child.close()

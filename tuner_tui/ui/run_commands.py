@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from textual import work
