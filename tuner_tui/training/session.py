@@ -25,6 +25,7 @@ from tuner_tui.domain.recipe import Recipe
 from tuner_tui.domain.recipe_loader import LoadedRecipe
 from tuner_tui.domain.watch import LossWatch
 from tuner_tui.runtime.home import Home
+from tuner_tui.training import bnb_notice
 from tuner_tui.training import data as training_data
 from tuner_tui.training.callbacks import ReportingCallback
 from tuner_tui.training.loading import (
@@ -110,6 +111,9 @@ class TrainingSession:
         model = load_model(path, recipe, precision)
         trainable, total = count_parameters(model)
         print(trainable_line(trainable, total), flush=True)
+        quant = recipe.quantization
+        if precision.use_cpu and quant is not None and quant.bits == 4 and (note := bnb_notice.cpu_4bit_note()):
+            print(note, flush=True)
         checkpoints = self.run_dir / "checkpoints"
         config = sft_config(recipe, precision, checkpoints, data.eval is not None)
         watch = LossWatch()
