@@ -28,7 +28,7 @@ class NanLoss(Exception):
 
 def oom_fix(recipe: Recipe) -> dict[str, object]:
     """Halve batch and double grad_accum (same effective batch), checkpoint activations, LoRA -> QLoRA."""
-    train, fix = recipe.train, {}
+    train, fix = recipe.train, dict[str, object]()
     if train.batch_size > 1:
         fix["train.batch_size"] = train.batch_size // 2
         fix["train.grad_accum"] = train.grad_accum * 2

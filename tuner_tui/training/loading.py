@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 
 import torch
-from peft import LoraConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
+from peft import LoraConfig, PeftConfig, PrefixTuningConfig, get_peft_model, prepare_model_for_kbit_training
 from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
 
 from tuner_tui.domain.chat_templates import template_for
@@ -102,7 +102,7 @@ def load_model(path: str, recipe: Recipe, precision: Precision):
         return model
     if kind == "prefix":
         p = recipe.prefix
-        config = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=p.num_virtual_tokens,
+        config: PeftConfig = PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=p.num_virtual_tokens,
                                     prefix_projection=p.prefix_projection)
         return get_peft_model(model, config)
     lora = recipe.lora

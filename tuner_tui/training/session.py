@@ -16,7 +16,7 @@ import peft
 import torch
 import transformers
 import trl
-from transformers import EarlyStoppingCallback
+from transformers import EarlyStoppingCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -118,9 +118,10 @@ class TrainingSession:
         config = sft_config(recipe, precision, checkpoints, data.eval is not None)
         watch = LossWatch()
         callback = ReportingCallback(w, self.stop_requested, watch)
-        callbacks = [callback]
-        if config.load_best_model_at_end:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience))
+        callbacks: list[TrainerCallback] = [callback]
+        patience = recipe.train.early_stopping_patience
+        if config.load_best_model_at_end and patience is not None:     # set together (sft_config)
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
         trainer = ReportingTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
                                    processing_class=tokenizer, callbacks=callbacks)
         trainer.tuner_callback = callback
@@ -135,7 +136,7 @@ class TrainingSession:
                versions=_versions(), devices=_devices(), precision=precision.label,
                trainable_params=trainable, total_params=total, dataset_rows=data.prepared.rows,
                train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
-               total_steps=_total_steps(recipe, len(trainer.train_dataset), world),
+               total_steps=_total_steps(recipe, len(trainer.train_dataset), world),  # type: ignore[arg-type]  # map-style: sized
                quantized_layers=quantized_layers(model), trust_remote_code=recipe.model.trust_remote_code,
                # What the Trainer will turn on in train(); the training phase event reads it back from the layers.
                gradient_checkpointing=bool(trainer.args.gradient_checkpointing), model_path=path)

@@ -18,6 +18,7 @@ from textual.widgets import Static
 from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.ui.charts import Chart, vram_lines
+from tuner_tui.ui.cockpit_host import cockpit
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import status_text
 
@@ -73,12 +74,12 @@ class RunDashboard(VerticalScroll):
         yield self.summary
 
     def on_mount(self) -> None:
-        self.app.open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
+        cockpit(self.app).open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
         self.on_resize()
         self._redraw()
 
     def on_unmount(self) -> None:
-        self.app.open_dashboards.discard(self)
+        cockpit(self.app).open_dashboards.discard(self)
 
     def on_resize(self, event=None) -> None:
         self.query_one(".charts", Grid).styles.grid_size_columns = 2 if self.size.width >= 100 else 1
