@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,14 @@ def test_ui_never_imports_training(tmp_path):
             "assert not [m for m in sys.modules if m.startswith('tuner_tui.training')], 'training imported'")
     mods = loaded_modules(code, tmp_path)
     assert not mods & HEAVY
+
+
+def test_layer_contracts_hold():
+    """The arrows of docs/architecture.md as import-linter contracts (pyproject.toml [tool.importlinter]): lazy
+    imports inside functions count, which the run-time probes above cannot see."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    assert lint_imports.is_file(), f"{lint_imports} is missing: pip install -e '.[dev]' (import-linter)"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([str(lint_imports)], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout

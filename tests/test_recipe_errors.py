@@ -395,3 +395,41 @@ def test_merged_mistake_is_still_located(tmp_path: Path):
     problems = problems_of(path)
     assert any(p.key == "train.batch_sise" and "did you mean 'batch_size'?" in p.format() and p.line is not None
                for p in problems), "\n".join(p.format() for p in problems)
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+@pytest.mark.parametrize(("override", "says"), [
+    ("train.epochs=1e400", "'1e400' is not a finite number"),          # a float overflow is infinity
+    ("train.epochs=.inf", "inf is not a finite number"),
+    ("train.learning_rate=nan", "'nan' is not a finite number"),
+    ("method.lora.dropout=-inf", "'-inf' is not a finite number"),
+    ("data.val_split=.nan", "nan is not a finite number"),
+    ("train.max_steps=0", "0 steps trains nothing"),
+    ("train.epochs=1001", "less than or equal to 1000"),
+    ("train.seed=4294967296", "less than 4294967296"),
+    ("train.batch_size=100000000000000000000000000", "less than or equal to 65536"),
+    ("train.grad_accum=1.0e+26", "far too large for a whole number"),
+    ("train.eval_steps=10000000000", "less than or equal to 1000000000"),
+])
+def test_set_number_that_cannot_be_meant_is_refused(override: str, says: str):
+    """Issue 11/12: these validated 'ok' and then trained forever, ran one step, or failed in the worker."""
+    problems = set_problems([override])
+    (problem,) = [p for p in problems if p.severity == "error"]
+    assert problem.file == f"--set {override}"
+    assert problem.key == override.partition("=")[0]
+    assert says in problem.format(), problem.format()
+
+
+def test_numbers_at_their_bounds_are_accepted():
+    recipe = load(["train.epochs=1000", "train.max_steps=-1", "train.seed=4294967295", "train.seed=0",
+                   "train.batch_size=65536", "train.max_steps=1"]).recipe
+    assert recipe.train.epochs == 1000 and recipe.train.seed == 0 and recipe.train.max_steps == 1
+
+
+def test_validate_refuses_infinite_epochs_with_file_line_and_key(private_home, capsys):
+    bad = CORPUS / "range_epochs_inf.yaml"
+    assert cli.main(["validate", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:8:11: error: train.epochs: inf is not a finite number" in err
+    assert "Traceback" not in err

@@ -28,7 +28,7 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     app = TunerApp(Home.default().ensure(), select_recipe=getattr(args, "recipe", None) or "demo",
                    exit_on_first_frame=os.environ.get("TUNER_EXIT_ON_FIRST_FRAME") == "1")   # bench/ui_startup.py
     try:
-        running = app.run() or []
+        running: list[str] = app.run() or []
     finally:
         gc.enable()                                   # whatever happened before the first frame
     if running:

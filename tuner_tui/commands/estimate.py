@@ -49,7 +49,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     command = " ".join(["tuner run", args.recipe, *(f"--set {o}" for o in args.overrides)])
     _print_fit(command, recipe.method.kind, found.gpu, found.gpu_reason, found.estimates, found.fits)
     rec = found.recommendation
-    out.print(f"[bold]Recommendation:[/] {method_label(rec.method)}: {rec.reason}", markup=True)
+    if rec is not None:
+        out.print(f"[bold]Recommendation:[/] {method_label(rec.method)}: {rec.reason}", markup=True)
     return 0
 
 

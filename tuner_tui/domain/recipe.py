@@ -18,11 +18,21 @@ from tuner_tui.domain.methods import METHODS, MethodKind, Section, kinds_using, 
 
 DataFormat = Literal["alpaca", "sharegpt", "messages", "text"]
 
+# Upper bounds for numbers the worker hands to torch/transformers. Each is far beyond any real run, so only a
+# typo (1e26) or a YAML `.inf` reaches it, and it is refused here with file, line and key instead of failing
+# (or training forever) in the worker.
+MAX_EPOCHS = 1000                # a run of 1000 epochs over the same rows has long stopped learning
+MAX_STEPS = 1_000_000_000        # optimizer steps (and logging/eval/save intervals)
+MAX_BATCH = 65_536               # examples per device per step, and steps accumulated per update
+MAX_CHECKPOINTS = 10_000         # checkpoints kept, evaluations of patience
+SEED_LIMIT = 2**32               # numpy's seeds are 0 <= seed < 2**32 (transformers seeds numpy too)
+
 
 class Strict(BaseModel):
     """Unknown keys are refused (with a "did you mean"), never silently ignored; true/false is never a number."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: a YAML `.inf`/`.nan`, an overflowing `1e400` or `--set x=nan` is never a setting.
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -181,12 +191,14 @@ class DataSpec(Strict):
 
 
 class TrainSpec(Strict):
-    epochs: float = Field(3, gt=0, description="Passes over the training data (ignored when max_steps > 0).")
-    max_steps: int = Field(-1, ge=-1, description="Stop after this many optimizer steps; -1 = use epochs.")
-    batch_size: int = Field(4, ge=1, description="Examples per device per step. Activation memory grows "
-                            "linearly with it.")
-    grad_accum: int = Field(4, ge=1, description="Steps accumulated per optimizer update: effective batch = "
-                            "batch_size × grad_accum × processes, at no memory cost.")
+    epochs: float = Field(3, gt=0, le=MAX_EPOCHS, description="Passes over the training data, at most "
+                          f"{MAX_EPOCHS} (ignored when max_steps > 0).")
+    max_steps: int = Field(-1, ge=-1, le=MAX_STEPS, description="Stop after this many optimizer steps (>= 1); "
+                           "-1 = use epochs.")
+    batch_size: int = Field(4, ge=1, le=MAX_BATCH, description="Examples per device per step. Activation "
+                            "memory grows linearly with it.")
+    grad_accum: int = Field(4, ge=1, le=MAX_BATCH, description="Steps accumulated per optimizer update: "
+                            "effective batch = batch_size × grad_accum × processes, at no memory cost.")
     learning_rate: float = Field(2.0e-4, gt=0, le=1.0, description="Peak learning rate (LoRA ~1e-4..3e-4, "
                                  "full ~1e-5).")
     weight_decay: float = Field(0.01, ge=0, le=1.0, description="AdamW weight decay.")
@@ -197,8 +209,8 @@ class TrainSpec(Strict):
     optimizer: Literal["adamw_torch", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit", "adafactor",
                        "sgd"] = Field("adamw_torch", description="Optimizer. 8-bit Adam cuts optimizer state "
                                       "memory ~4× (bitsandbytes, GPU).")
-    logging_steps: int = Field(10, ge=1, description="Log train loss every N steps.")
-    eval_steps: int | None = Field(None, ge=1, description="Evaluate every N steps (default: logging_steps × "
+    logging_steps: int = Field(10, ge=1, le=MAX_STEPS, description="Log train loss every N steps.")
+    eval_steps: int | None = Field(None, ge=1, le=MAX_STEPS, description="Evaluate every N steps (default: logging_steps × "
                                    "5). Each eval costs a pass over the held-out rows.")
     save: Literal["epoch", "steps", "no"] = Field("epoch", description="When to save checkpoints: every "
                                                   "epoch, every save_steps, or never (stop still saves one).")
@@ -207,17 +219,26 @@ class TrainSpec(Strict):
     def _save_no(cls, value: object) -> object:
         return "no" if value is False else value        # YAML 1.1 reads a bare `no` as false
 
-    save_steps: int = Field(500, ge=1, description="Checkpoint every N steps when save: steps.")
-    save_total_limit: int | None = Field(2, ge=1, description="Keep at most this many checkpoints (disk).")
+    save_steps: int = Field(500, ge=1, le=MAX_STEPS, description="Checkpoint every N steps when save: steps.")
+    save_total_limit: int | None = Field(2, ge=1, le=MAX_CHECKPOINTS, description="Keep at most this many checkpoints (disk).")
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="Mixed precision. auto: bf16 where supported, fp16 on older GPUs, bf16 autocast on "
         "CPU.")
     gradient_checkpointing: bool = Field(False, description="Recompute activations in the backward pass: "
                                          "much less activation memory for ~30% more time.")
-    seed: int = Field(42, description="Seed for shuffling, the held-out split and initialization.")
+    seed: int = Field(42, ge=0, lt=SEED_LIMIT, description="Seed for shuffling, the held-out split and "
+                      "initialization, in [0, 2**32).")
     early_stopping_patience: int | None = Field(
-        None, ge=1, description="Stop after this many evaluations without a better eval loss, keeping the best "
+        None, ge=1, le=MAX_CHECKPOINTS, description="Stop after this many evaluations without a better eval loss, keeping the best "
         "checkpoint. Needs data.val_split > 0.")
+
+    @field_validator("max_steps")
+    @classmethod
+    def _some_steps(cls, value: int) -> int:
+        # 0 used to plan the epochs' steps, run one and report "finished 1 steps".
+        if value == 0:
+            raise ValueError("0 steps trains nothing: use -1 to train for train.epochs, or a step count >= 1")
+        return value
 
 
 class OutputSpec(Strict):

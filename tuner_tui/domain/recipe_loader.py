@@ -206,6 +206,10 @@ def _one(e: Any, kind: str, path: tuple, doc: YamlDocument, filename: str,
         message = str(ctx.get("error", e["msg"]))
         key, _, rest = message.partition(": ")
         return _problem_at(doc, filename, overridden, tuple(key.split(".")), rest or message)
+    if kind in ("finite_number", "int_parsing_size"):
+        # .inf, .nan, 1e400 (a float overflow) or a whole number beyond 64 bits: never a setting.
+        what = "not a finite number" if kind == "finite_number" else "far too large for a whole number"
+        return _problem_at(doc, filename, overridden, path, f"{given!r} is {what}", expected=_bounds(path))
     hint = _type_hint(kind)
     if hint and not isinstance(given, (dict, list)):
         return _problem_at(doc, filename, overridden, path, f"{given!r} is not {hint}")
@@ -248,6 +252,17 @@ def _field_names(path: tuple) -> list[str]:
 def _description(path: tuple) -> str | None:
     found = _schema_at(path)
     return found[1].description if found and found[1] else None
+
+
+def _bounds(path: tuple) -> str | None:
+    """'a number >= 1 and <= 65536' from the field's constraints, for the errors pydantic words without them."""
+    found = _schema_at(path)
+    if not found or found[1] is None:
+        return None
+    parts = [f"{op} {getattr(m, name)}" for m in found[1].metadata
+             for name, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+             if getattr(m, name, None) is not None]
+    return "a number " + " and ".join(parts) if parts else None
 
 
 def _type_hint(kind: str) -> str | None:

@@ -53,13 +53,13 @@ def base_and_tuned(run_dir: Path, recipe: Recipe, base_path: str, prompt: str, m
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     text = prompt_text(recipe, tokenizer, prompt)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype,
-                                                trust_remote_code=recipe.model.trust_remote_code).to(device)
+                                                trust_remote_code=recipe.model.trust_remote_code).to(device)  # type: ignore[arg-type]  # transformers' typed .to() loses its signature
     base.eval()
     base_answer = generate(base, tokenizer, text, max_new_tokens)
     if (run_dir / "adapter").is_dir():
         tuned = PeftModel.from_pretrained(base, str(run_dir / "adapter"))
     else:
-        tuned = AutoModelForCausalLM.from_pretrained(str(run_dir / "merged"), dtype=dtype).to(device)
+        tuned = AutoModelForCausalLM.from_pretrained(str(run_dir / "merged"), dtype=dtype).to(device)  # type: ignore[arg-type]  # as above
     tuned.eval()
     return {"prompt": prompt, "formatted_prompt": text, "base": base_answer,
             "tuned": generate(tuned, tokenizer, text, max_new_tokens)}

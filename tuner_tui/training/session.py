@@ -16,7 +16,7 @@ import peft
 import torch
 import transformers
 import trl
-from transformers import EarlyStoppingCallback
+from transformers import EarlyStoppingCallback, TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -30,6 +30,7 @@ from tuner_tui.domain.runs import attempts_runtime_s
 from tuner_tui.domain.watch import LossWatch
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
+from tuner_tui.training import bnb_notice
 from tuner_tui.training import data as training_data
 from tuner_tui.training.callbacks import ReportingCallback
 from tuner_tui.training.loading import (
@@ -119,13 +120,17 @@ class TrainingSession:
         model = load_model(path, recipe, precision)
         trainable, total = count_parameters(model)
         print(trainable_line(trainable, total), flush=True)
+        quant = recipe.quantization
+        if precision.use_cpu and quant is not None and quant.bits == 4 and (note := bnb_notice.cpu_4bit_note()):
+            print(note, flush=True)
         checkpoints = self.run_dir / "checkpoints"
         config = sft_config(recipe, precision, checkpoints, data.eval is not None)
         watch = LossWatch()
         callback = ReportingCallback(w, self.stop_requested, watch)
-        callbacks = [callback]
-        if config.load_best_model_at_end:
-            callbacks.append(EarlyStoppingCallback(early_stopping_patience=recipe.train.early_stopping_patience))
+        callbacks: list[TrainerCallback] = [callback]
+        patience = recipe.train.early_stopping_patience
+        if config.load_best_model_at_end and patience is not None:     # set together (sft_config)
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=patience))
         trainer = ReportingTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
                                    processing_class=tokenizer, callbacks=callbacks)
         trainer.tuner_callback = callback
@@ -141,7 +146,7 @@ class TrainingSession:
                versions=_versions(), devices=_devices(), precision=precision.label,
                trainable_params=trainable, total_params=total, dataset_rows=data.prepared.rows,
                train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
-               total_steps=_total_steps(recipe, len(trainer.train_dataset), world),
+               total_steps=_total_steps(recipe, len(trainer.train_dataset), world),  # type: ignore[arg-type]  # map-style: sized
                quantized_layers=quantized_layers(model), trust_remote_code=recipe.model.trust_remote_code,
                # What the Trainer will turn on in train(); the training phase event reads it back from the layers.
                gradient_checkpointing=bool(trainer.args.gradient_checkpointing), model_path=path)

@@ -12,6 +12,7 @@ import gc
 import os
 import subprocess
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -30,6 +31,10 @@ from tuner_tui.ui.recipes_explorer import RecipesExplorer
 from tuner_tui.ui.run_commands import RunCommands
 from tuner_tui.ui.status_bar import StatusBar
 from tuner_tui.ui.welcome import Welcome
+
+if TYPE_CHECKING:                   # loaded after the first frame
+    from tuner_tui.runtime.gpu import GpuSampler
+    from tuner_tui.runtime.store import RunStore
 
 TICK_S = 1.0            # new events, log tail, GPU panel; the store every other tick
 MAX_REATTACH_TABS = 4
@@ -69,8 +74,8 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.follower = RunFollower()
         self.records: list[dict] = []
         self._listed: list[dict] | None = None  # the store's list `records` was reconciled from
-        self.store = None                       # runtime.store.RunStore, created after the first frame
-        self.sampler = None                     # runtime.gpu.GpuSampler
+        self.store: RunStore | None = None      # created after the first frame
+        self.sampler: GpuSampler | None = None
         self.workers_started: list[subprocess.Popen] = []   # workers we started: reaped so they leave no zombies
         self._ticks = 0
         self.open_dashboards: set = set()       # RunDashboards register here: the tick feeds them, no DOM query

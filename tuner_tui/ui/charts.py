@@ -38,7 +38,7 @@ class Chart(PlotextPlot):
         began = time.perf_counter()
         if self._steps is not None:           # here, not in draw(): the width is known (and final) only now
             ticks = step_ticks(*self._steps, max(2, min(5, self.size.width // 12)))
-            self.plt.xticks(ticks, [f"{t:,}" for t in ticks])
+            self.plt.xticks([float(t) for t in ticks], [f"{t:,}" for t in ticks])
         rendered = super().render()
         self.render_s = time.perf_counter() - began
         return rendered

@@ -62,8 +62,8 @@ class TabStrip(Widget):
             if x + widths[i] > self.size.width - (1 if i < len(items) - 1 else 0) and x > 1:
                 text.append("›")                              # the rest are off to the right
                 break
-            style = active_style if pane_id == self.active else ""
-            text.append(label, style=style)
+            style = active_style if pane_id == self.active else None
+            text.append(label, style=style or "")
             text.append(close, style=style + close_style if style else close_style)
             self._spans.append((x, x + cell_len(label), x + widths[i], pane_id))
             x += widths[i]
@@ -97,6 +97,7 @@ class EditorTabs(Vertical):
         """Open with one tab: `first` (which has its id), titled `title`."""
         super().__init__(id=id)
         self.strip = TabStrip()
+        assert first.id is not None, "the first tab's content carries its tab id"
         self._first = first
         self._titles = {first.id: title}
         self._active: str | None = first.id

@@ -44,6 +44,3 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(classes="dialog"):
             yield Static(table)
             yield Static("[dim]Escape closes[/dim]")
-
-    def action_dismiss(self) -> None:
-        self.dismiss(None)

@@ -3,7 +3,7 @@ two training samples exactly as the model will see them. Launch or go back and e
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -47,7 +47,7 @@ class PreflightScreen(ModalScreen[bool]):
         for p in self.checked.warnings:
             warnings.append(f"⚠ {p.format()}\n", style="yellow")
         rows = self.checked.data.rows if self.checked.data is not None else None
-        parts = [Text(f"Pre-flight: {self.recipe_name} ({self.method})", style="bold"),
+        parts: list[RenderableType] = [Text(f"Pre-flight: {self.recipe_name} ({self.method})", style="bold"),
                  Text(f"{rows} rows of data" if rows is not None else "data: loaded by the worker (hub or folder)"),
                  estimate_table(self.estimate, self.method)]
         if self.fit:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from textual import work
 
 from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.ui.cockpit_host import CockpitHost
 from tuner_tui.ui.recipes_explorer import RecipesExplorer
-from tuner_tui.ui.tabs import active_content, open_tab
+from tuner_tui.ui.tabs import active_content, editors, open_tab
 
 if TYPE_CHECKING:                   # imported when first used: not needed for the first frame
     from tuner_tui.ui.bottom_panel import BottomPanel
@@ -24,7 +25,7 @@ def _tab_id(prefix: str, name: str) -> str:
     return f"{prefix}-" + re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
-class RecipeCommands:
+class RecipeCommands(CockpitHost):
     """Mixed into TunerApp."""
 
     # ------------------------------------------------------------------------------------------ open
@@ -102,7 +103,7 @@ class RecipeCommands:
                 from tuner_tui.ui.dialogs import ConfirmScreen
 
                 self.push_screen(ConfirmScreen(f"{target} exists. Replace it?", yes="Replace"),
-                                 lambda ok: ok and self._save(editor, target, rename=True))
+                                 lambda ok: self._save(editor, target, rename=True) if ok else None)
             else:
                 self._save(editor, target, rename=True)
 
@@ -131,7 +132,7 @@ class RecipeCommands:
             notes.append(f"your '{target.stem}' now shadows the built-in one (`tuner run {target.stem}` uses yours)")
         editor.saved_as(target, target.read_text(encoding="utf-8"))
         if editor.id:                              # the editor is its tab's pane
-            self.query_one("#editors").set_label(editor.id, target.name)
+            editors(self).set_label(editor.id, target.name)
         self.notify(f"saved {target}" + "".join(f"\n{n}" for n in notes))
         self.load_home()
 
@@ -195,7 +196,7 @@ class RecipeCommands:
     def _confirm_launch(self, editor, loaded, checked, estimate, fit, samples) -> None:
         from tuner_tui.ui.preflight_screen import PreflightScreen
 
-        def answered(go: bool) -> None:
+        def answered(go: bool | None) -> None:
             if go and self.start_run(loaded, checked, editor.parent_run) and editor.parent_run is not None \
                     and editor.is_mounted:
                 editor.launched()

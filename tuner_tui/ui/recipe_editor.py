@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TextArea
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
+
+    from tuner_tui.domain.recipe_loader import LoadedRecipe
 
 VALIDATE_AFTER_S = 0.3
 
@@ -30,9 +36,9 @@ class RecipeEditor(Vertical):
         self.origin = origin                 # built-in | yours | path | relaunch
         self.parent_run = parent                 # the run being re-launched with edits, if any
         self.saved_text = None if parent is not None else text     # a draft is unsaved from the start
-        self.loaded = None                   # the LoadedRecipe of the last valid text
+        self.loaded: LoadedRecipe | None = None   # of the last valid text
         self.problems: list = []
-        self._timer = None
+        self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="editor-header")

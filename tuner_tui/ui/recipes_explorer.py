@@ -6,6 +6,7 @@ costs ~40 ms to style and mount); recipes given before it is mounted are shown o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -15,15 +16,18 @@ from textual.widgets import Static, Tree
 
 from tuner_tui.ui.after_first_frame import AfterFirstFrame
 
+if TYPE_CHECKING:
+    from tuner_tui.runtime.recipe_catalog import RecipeEntry
+
 
 class RecipesExplorer(Vertical):
     @dataclass
     class RecipeOpened(Message):
-        entry: object            # runtime.recipe_catalog.RecipeEntry
+        entry: RecipeEntry
 
     @dataclass
     class RecipeHighlighted(Message):
-        entry: object
+        entry: RecipeEntry
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)

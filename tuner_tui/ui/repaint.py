@@ -6,8 +6,13 @@ lines with new numbers, so a repaint of the widget itself is enough (bench/ui_id
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.visual import VisualType
 
 
 def plain(content: object) -> str:
@@ -18,7 +23,7 @@ def plain(content: object) -> str:
     return str(content)
 
 
-def show(static: Static, content: object) -> None:
+def show(static: Static, content: VisualType) -> None:
     """static.update(content) when its text changed; with a layout pass only when its line count changed."""
     text = plain(content)
     shown = getattr(static, "_repaint_shown", None)

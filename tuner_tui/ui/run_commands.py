@@ -11,13 +11,14 @@ from textual import work
 
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.event_log import EventLog
+from tuner_tui.ui.cockpit_host import CockpitHost
 from tuner_tui.ui.tabs import active_dashboard, open_tab
 
 if TYPE_CHECKING:                   # imported when first used: not needed for the first frame
     from tuner_tui.ui.runs_explorer import RunsExplorer
 
 
-class RunCommands:
+class RunCommands(CockpitHost):
     """Mixed into TunerApp."""
 
     def record(self, run_id: str) -> dict | None:
@@ -85,7 +86,11 @@ class RunCommands:
                     f"current step; you can resume it later.")
         from tuner_tui.ui.dialogs import ConfirmScreen
 
-        self.push_screen(ConfirmScreen(question, yes="Stop"), lambda ok: ok and self.stop_in_background(record))
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.stop_in_background(record)
+
+        self.push_screen(ConfirmScreen(question, yes="Stop"), answered)
 
     @work(thread=True, group="stop")
     def stop_in_background(self, record: dict) -> None:
@@ -238,7 +243,7 @@ class RunCommands:
                          "their own recipes and figures, but lose their parent for comparisons.")
         from tuner_tui.ui.dialogs import ConfirmScreen
 
-        self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: ok and self._delete(record))
+        self.push_screen(ConfirmScreen(question, yes="Delete"), lambda ok: self._delete(record) if ok else None)
 
     def _delete(self, record: dict) -> None:
         from tuner_tui.domain.problems import ProblemsFound

@@ -21,6 +21,7 @@ from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.runtime.log_tail import tail_lines
 from tuner_tui.ui.charts import CHART_POINTS, Chart, vram_lines
+from tuner_tui.ui.cockpit_host import cockpit
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import record_status_text
 
@@ -66,12 +67,12 @@ class RunDashboard(VerticalScroll):
         yield self.summary
 
     def on_mount(self) -> None:
-        self.app.open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
+        cockpit(self.app).open_dashboards.add(self)    # the app's one-second tick calls redraw_if_dirty: one frame
         self.on_resize()
         self._redraw()
 
     def on_unmount(self) -> None:
-        self.app.open_dashboards.discard(self)
+        cockpit(self.app).open_dashboards.discard(self)
 
     def on_resize(self, event=None) -> None:
         self.query_one(".charts", Grid).styles.grid_size_columns = 2 if self.size.width >= 100 else 1

@@ -6,6 +6,7 @@ fast typist costs one pass, and the table shows at most MAX_ROWS rows: nobody sc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,6 +17,9 @@ from textual.widgets import DataTable, Input, Static
 
 from tuner_tui.domain.run_query import RunFilter, RunSearch
 from tuner_tui.ui.run_icons import record_status_text
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
 
 MAX_ROWS = 500
 SORTS = ("created", "best_eval_loss", "name", "status", "method", "peak_memory")
@@ -47,7 +51,7 @@ class RunsExplorer(Vertical):
         self.search = RunSearch([])
         self.marked: set[str] = set()
         self.sort = "created"
-        self._filter_timer = None
+        self._filter_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("RUNS", classes="sidebar-title")

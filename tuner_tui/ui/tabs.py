@@ -7,6 +7,7 @@ from collections.abc import Callable
 from textual.app import App
 from textual.widget import Widget
 
+from tuner_tui.ui.cockpit_host import cockpit
 from tuner_tui.ui.editor_tabs import EditorTabs
 
 
@@ -44,7 +45,7 @@ def active_dashboard(app: App):
 
 def dashboards(app: App) -> list:
     """Open dashboards, from the registry they keep on the app (no DOM query: the tick calls this)."""
-    return list(app.open_dashboards)
+    return list(cockpit(app).open_dashboards)
 
 
 async def close(app: App, pane_id: str) -> None:
@@ -56,4 +57,4 @@ async def close(app: App, pane_id: str) -> None:
     run_id = getattr(widget, "run_id", None)
     await tabs.remove_pane(pane_id)
     if run_id is not None and run_id not in [d.run_id for d in dashboards(app)]:
-        app.follower.unwatch(run_id)
+        cockpit(app).follower.unwatch(run_id)
