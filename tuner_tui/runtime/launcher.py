@@ -67,6 +67,12 @@ def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subproc
     Writes `queued` with the supervisor's pid; the worker writes `running` once it has started."""
     run_dir = RunDir.of(record["run_dir"])
     run_dir.heartbeat.unlink(missing_ok=True)       # an earlier attempt's beat says nothing about this one
+    store = RunStore(home)
+    # `queued` is written before the supervisor exists: once it runs, its worker may write `running` (or even
+    # its end) before this process is scheduled again, and nothing here may overwrite that.
+    store.change(record["id"], lambda r: {**r, "status": "queued", "pid": None, "host": socket.gethostname(),
+                                          "launched": time.time(), "ended": None, "failure": None,
+                                          "attempts": int(r.get("attempts") or 0) + 1})
     argv = [sys.executable, "-m", "tuner_tui.runtime.supervisor", str(run_dir), "--", *worker]
     env = {**os.environ, "TUNER_HOME": str(home.root), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
            LOCK_FD_ENV: str(lock_fd)}
@@ -78,9 +84,7 @@ def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subproc
                                     cwd=run_dir.path, env=env)
     finally:
         os.close(lock_fd)                # the supervisor holds the lock now (or, if it failed to start, no one)
-    RunStore(home).update(record["id"], status="queued", pid=proc.pid, host=socket.gethostname(),
-                          launched=time.time(), ended=None, failure=None,
-                          attempts=int(record.get("attempts") or 0) + 1)
+    store.change(record["id"], lambda r: {**r, "pid": proc.pid})
     return proc
 
 
