@@ -143,7 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cockpit", help="the cockpit (what `tuner` alone opens)")
     p.add_argument("recipe", nargs="?", metavar="RECIPE", help="the recipe to select (default: demo)")
 
-    p = sub.add_parser("serve", help="the cockpit in a browser (textual-serve), on 127.0.0.1 by default")
+    p = sub.add_parser("serve", help="the cockpit in a browser (textual-serve), on 127.0.0.1 by default, behind a "
+                                     "secret printed in its URL once per start",
+                       epilog="TUNER_SERVE_TOKEN (16+ URL-safe characters) sets the secret instead, for scripts.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
     p.add_argument("--port", type=int, default=8000)
     return parser
@@ -170,7 +172,7 @@ COMMANDS = {
     "try": "tuner_tui.commands.outputs:cmd_try",
     "gpu": "tuner_tui.commands.gpu:cmd_gpu",
     "cockpit": "tuner_tui.commands.cockpit:cmd_cockpit",
-    "serve": "tuner_tui.commands.cockpit:cmd_serve",
+    "serve": "tuner_tui.commands.serve:cmd_serve",
 }
 
 

@@ -1,16 +1,13 @@
-"""`tuner` (the cockpit) and `tuner serve` (the same app in a browser through textual-serve)."""
+"""`tuner`: the cockpit (`tuner serve`, the same app in a browser, is commands/serve.py)."""
 
 from __future__ import annotations
 
 import argparse
 import gc
 import os
-import shlex
 import sys
 
 from tuner_tui.commands.common import err, out
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def cmd_cockpit(args: argparse.Namespace) -> int:
@@ -34,17 +31,4 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
     if running:
         out.print(f"{len(running)} run(s) go on in the background: {', '.join(running)}. "
                   "`tuner` re-attaches; `tuner logs -f RUN` follows one; `tuner stop RUN` stops one.")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from textual_serve.server import Server
-
-    if args.host not in LOOPBACK:
-        err.print(f"[bold yellow]warning:[/] serving on {args.host}: anyone who can reach port {args.port} can "
-                  "launch, stop and delete runs on this machine. Prefer the default 127.0.0.1 and an SSH "
-                  "tunnel (ssh -L 8000:127.0.0.1:8000 HOST).")
-    command = " ".join(shlex.quote(p) for p in (sys.executable, "-m", "tuner_tui", "cockpit"))
-    out.print(f"serving the cockpit on http://{args.host}:{args.port} (Ctrl-C stops serving; runs go on)")
-    Server(command, host=args.host, port=args.port, title="tuner").serve()
     return 0
