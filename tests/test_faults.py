@@ -12,13 +12,12 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, tuner
+from tests.conftest import tuner
 from tests.test_engine import events_of, run_json, wait_for, write_recipe
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.event_log import read_events
@@ -43,6 +42,7 @@ needs_chattr = pytest.mark.skipif(not (IS_ROOT and _works("chattr")), reason="ne
 def mounted(*argv: str):
     """`mount ARGV... TARGET` for the block, unmounted (lazily if busy) whatever happens."""
     target = argv[-1]
+    Path(target).mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", *argv], capture_output=True, text=True)
     if done.returncode != 0:
         pytest.skip(f"mount {' '.join(argv)} failed here: {done.stderr.strip()}")
@@ -220,3 +220,144 @@ def cockpit_records(home: Home) -> tuple[list[dict], list[str]]:
             return list(app.records), [str(n.message) for n in app._notifications]
 
     return asyncio.run(go())
+
+
+# ------------------------------------------------------------------------------------------ 4: disk full
+
+
+@needs_mount
+def test_enospc_from_torch_save_and_safetensors_is_disk_full_whatever_wraps_it(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from tuner_tui.training.failures import classify
+
+    tensors = {"w": torch.zeros(1_000_000)}
+    with mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(tmp_path)) as disk:
+        caught = []
+        for save in (lambda: torch.save(tensors, disk / "a.pt"), lambda: save_file(tensors, disk / "b.safetensors")):
+            with pytest.raises(Exception) as raised:       # noqa: PT011 - each library raises its own type
+                save()
+            caught.append(raised.value)
+        try:
+            raise RuntimeError("could not save checkpoint-4") from caught[1]
+        except RuntimeError as wrapped:
+            caught.append(wrapped)
+        failures = [classify(exc, None, "abc", disk) for exc in caught]
+    assert [f.cause for f in failures] == ["disk_full"] * 3, [str(e) for e in caught]
+    assert "tuner rm RUN --files" in failures[0].suggestion
+
+
+def fill(disk: Path) -> Path:
+    """Fill the file system to the last block (what checkpoints do to a small disk)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        for chunk in (1 << 20, 4096, 1):
+            with contextlib.suppress(OSError):
+                while os.write(fd, bytes(chunk)):
+                    pass
+    finally:
+        os.close(fd)
+    return filler
+
+
+@pytest.mark.slow
+@needs_mount
+def test_checkpoints_filling_the_disk_end_disk_full_and_tuner_stays_usable(tmp_path, shared_models, monkeypatch):
+    recipe = write_recipe(tmp_path, "full", steps=400, save_steps=1, save_total_limit=None, eval_steps=1000)
+    with mounted("-t", "tmpfs", "-o", "size=40m", "tmpfs", str(tmp_path / "disk")) as disk:
+        (disk / "models").symlink_to(shared_models, target_is_directory=True)
+        monkeypatch.setenv("TUNER_HOME", str(disk))
+        home = Home(disk).ensure()
+        done = finished_replay(home, tmp_path)
+        proc, first, record = run_json(recipe)
+        run_id = first["run_id"]
+        assert record["status"] == "failed", record
+        assert record["failure"]["cause"] == "disk_full", record["failure"]
+        assert "tuner rm RUN --files" in record["failure"]["suggestion"]
+        terminal = events_of(home, run_id)[-1]
+        assert terminal["type"] == "failed" and terminal["cause"] == "disk_full"
+        assert not RunDir(home.run_dir(run_id)).reserve.exists()
+        filler = fill(disk)                                  # full again: nothing below may need space
+        assert shutil.disk_usage(disk).free < 64 << 10
+        listed = tuner("ls", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert {r["id"]: r["status"] for r in json.loads(listed.stdout)} == {done["id"]: "finished",
+                                                                               run_id: "failed"}
+        shown = tuner("show", run_id)
+        assert shown.returncode == 0 and "disk_full" in shown.stdout, shown.stderr
+        records, _ = cockpit_records(home)                  # the cockpit starts on a full disk
+        assert {r["id"] for r in records} == {done["id"], run_id}
+        removed = tuner("rm", run_id, "--files")
+        assert removed.returncode == 0, removed.stderr
+        no_internal_error(removed)
+        assert not home.run_dir(run_id).exists()
+        assert [r["id"] for r in json.loads(tuner("ls", "--json").stdout)] == [done["id"]]
+        filler.unlink()
+
+
+# ------------------------------------------------------------------------------------------ 5: torn checkpoints
+
+
+@pytest.mark.slow
+def test_a_save_killed_half_way_never_blocks_resume(home, tmp_path):
+    """kill -9 the moment a new checkpoint folder appears (mid-save); if the save won the race, tear the last
+    checkpoint as a kill leaves it (no trainer_state.json). Resume takes the last complete one and says so."""
+    _, first, _ = run_json(write_recipe(tmp_path, "full", steps=12, save_steps=3, eval_steps=1000), "--detach")
+    run_id = first["run_id"]
+    paths = RunDir(home.run_dir(run_id))
+    wait_for(lambda: (paths.checkpoints / "checkpoint-3" / "trainer_state.json").exists(), timeout=180)
+    worker = wait_for(lambda: RunStore(home).get(run_id).get("worker_pid"))
+    seen = {p.name for p in paths.checkpoints.iterdir()}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        new = {p.name for p in paths.checkpoints.iterdir()} - seen
+        if new:
+            os.killpg(worker, signal.SIGKILL)
+            break
+        time.sleep(0.001)
+    wait_for(lambda: RunStore(home).get(run_id)["status"] == "crashed", timeout=60)
+    numbered = sorted(paths.checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    newest = numbered[-1]
+    torn_for_real = not (newest / "trainer_state.json").exists()
+    if not torn_for_real:
+        (newest / "trainer_state.json").unlink()
+    complete = [p for p in numbered if (p / "trainer_state.json").exists()]
+    resumed = tuner("resume", run_id, "--json")
+    assert resumed.returncode == 0, resumed.stderr + resumed.stdout
+    events = events_of(home, run_id)
+    warning = next(e for e in events if e["type"] == "warning" and e.get("kind") == "torn_checkpoint")
+    assert newest.name in warning["message"] and complete[-1].name in warning["message"]
+    assert next(e for e in events if e["type"] == "resumed")["from_step"] == int(complete[-1].name.split("-")[1])
+    assert events[-1]["type"] == "finished", events[-1]
+    print(f"torn by the kill itself: {torn_for_real} ({newest.name})")
+
+
+# ------------------------------------------------------------------------------------------ 9: run dir deleted
+
+
+@pytest.mark.slow
+def test_a_run_dir_deleted_under_its_worker_stops_it_with_a_clear_cause(home, tmp_path):
+    recipe = write_recipe(tmp_path, "lora", steps=5000, save_steps=5, eval_steps=10000)
+    _, first, _ = run_json(recipe, "--detach", env={"TUNER_HEARTBEAT_S": "0.5"})
+    run_id = first["run_id"]
+    paths = RunDir(home.run_dir(run_id))
+    wait_for(lambda: any(e["type"] == "checkpoint" for e in read_events(paths.events)), timeout=180)
+    other = finished_replay(home, tmp_path)
+    shutil.rmtree(paths.path)
+    started = time.monotonic()
+    record = wait_for(lambda: (r := json.loads(tuner("show", run_id, "--json").stdout))["status"] != "running"
+                      and r, timeout=60)
+    assert time.monotonic() - started < 30
+    assert record["status"] == "failed" and "deleted" in record["failure"]["message"], record
+    time.sleep(1.0)
+    assert not paths.path.exists()                       # not recreated half (checkpoints/ only) by a save
+    shown = tuner("show", run_id)
+    assert shown.returncode == 0 and "deleted" in shown.stdout
+    for argv in (("resume", run_id), ("compare", run_id, other["id"]), ("logs", run_id),
+                 ("export", run_id, "--format", "csv"), ("relaunch", run_id)):
+        proc = tuner(*argv)
+        assert proc.returncode == 1, (argv, proc.stdout, proc.stderr)
+        no_internal_error(proc)
+        assert "was deleted" in proc.stderr, (argv, proc.stderr)
