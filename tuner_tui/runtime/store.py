@@ -234,13 +234,13 @@ class RunStore:
             db = self._db()
             try:
                 table = db.table("runs")
-                data = db.storage.read()          # parse now (or reuse the snapshot), under the lock
+                lost = db.storage.read() is None  # parse now (or reuse the snapshot), under the lock
             except CorruptIndex as why:
                 self._written.forget()
                 self._rebuild(f"did not parse ({why})")
-                db, data = self._db(), True
+                db, lost = self._db(), False
                 table = db.table("runs")
-            if data is None and _run_dirs_with_records(self.home):
+            if lost and _run_dirs_with_records(self.home):
                 self._rebuild("was missing" if not self.home.runs_db.exists() else "was empty")
                 db = self._db()
                 table = db.table("runs")
