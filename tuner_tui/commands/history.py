@@ -113,7 +113,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     for key in ("created", "started", "ended"):
         if record.get(key):
             out.print(f"  {key}: {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(record[key]))}")
-    out.print(f"  run dir: {run_dir}", markup=False)
+    gone = "" if run_dir.is_dir() else " (deleted: only the index entry is left; `tuner rm ID` removes it)"
+    out.print(f"  run dir: {run_dir}{gone}", markup=False)
     if record.get("failure"):
         f = record["failure"]
         out.print(f"  failure: [{f.get('cause')}] {f.get('message')}\n  suggestion: {f.get('suggestion')}",
@@ -148,6 +149,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise ProblemsFound([Problem(records[0]["id"], f"nothing to compare with: {why}",
                                          hint="give two or more runs: tuner compare RUN RUN...")])
         records.insert(0, parent)
+    for r in records:
+        RunService.require_dir(r, "compare it")
     recipes = [yaml.safe_load(RunDir.of(r["run_dir"]).recipe.read_text(encoding="utf-8")) for r in records]
     differences = diff_many(recipes)
     curves = [dict(RunSeries.open(r["run_dir"]).points("loss")) for r in records]   # cached: no full re-parse
@@ -218,7 +221,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from tuner_tui.domain.step_table import COLUMNS, step_rows
 
     record = _store().resolve(args.run)
-    events = read_events(RunDir.of(record["run_dir"]).events)
+    events = read_events(RunService.require_dir(record, "export it").events)
     if args.format == "jsonl":
         for row in (e for e in events if e["type"] in ("log", "memory")):
             sys.stdout.write(json.dumps(row) + "\n")

@@ -62,7 +62,7 @@ def cmd_relaunch(args: argparse.Namespace) -> int:
     home = Home.default().ensure()
     service = RunService(home)
     parent = service.resolve(args.run)
-    source = RunDir.of(parent["run_dir"]).recipe
+    source = service.require_dir(parent, "re-launch it").recipe
     if args.edit:
         draft = source.parent.parent / f".relaunch-{parent['id']}-{os.getpid()}.yaml"
         shutil.copyfile(source, draft)
@@ -201,7 +201,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     """The run's events; with -f, followed until it ends. Exits 1 when the run failed or crashed (as `run`)."""
     service = RunService(Home.default())
     record = service.resolve(args.run)
-    path = RunDir.of(record["run_dir"]).events
+    path = service.require_dir(record, "show its log").events
     if args.json:
         print_json(read_events(path))
         return 0

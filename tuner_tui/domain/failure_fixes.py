@@ -6,6 +6,9 @@ from __future__ import annotations
 from tuner_tui.domain.methods import method
 from tuner_tui.domain.recipe import Recipe
 
+DISK_FULL_FIX = ("free space in TUNER_HOME (old runs' checkpoints: `tuner rm RUN --files`) or lower "
+                 "train.save_total_limit")
+
 
 def oom_fix(recipe: Recipe) -> dict[str, object]:
     """Halve batch and double grad_accum (same effective batch), checkpoint activations where the method can,

@@ -54,6 +54,11 @@ class RunDir:
         return self.path / "heartbeat.json"
 
     @property
+    def reserve(self) -> Path:
+        """A little disk space held from launch, let go on a full disk so the run's end can still be written."""
+        return self.path / "space.reserve"
+
+    @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"
 

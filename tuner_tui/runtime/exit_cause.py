@@ -8,6 +8,7 @@ global `oom_kill` in /proc/vmstat. Either one going up while the worker died of 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 from pathlib import Path
@@ -15,12 +16,14 @@ from pathlib import Path
 import psutil
 
 from tuner_tui.domain.events import make_event
+from tuner_tui.domain.failure_fixes import DISK_FULL_FIX
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.runtime.log_tail import last_exception, tail_lines
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 VMSTAT = Path("/proc/vmstat")
 LOW_MEMORY_PERCENT = 97.0                # a sample above this much used memory: the OOM killer is near
+NO_SPACE = "no space left on device"
 
 
 def memory_counter_file(pid: int) -> Path | None:
@@ -76,11 +79,16 @@ class ExitWatch:
 
 
 def exit_terminal(code: int, watch: ExitWatch, run_dir: RunDir, log_start: int, runtime_s: float,
-                  stop_asked: bool, killed_after_grace: bool, grace_s: float) -> dict:
+                  stop_asked: bool, killed_after_grace: bool, grace_s: float, disk_full: bool = False,
+                  dir_gone: bool = False) -> dict:
     """The terminal event for a worker that exited with `code` (Popen: negative = killed by that signal)."""
     run_id = run_dir.run_id
     summary = {"segment_runtime_s": runtime_s}
     exit_info = {"code": code} if code >= 0 else {"signal": _signal_name(-code)}
+    if dir_gone:
+        return make_event("failed", cause="error", message=f"its run directory {run_dir} was deleted while the "
+                          "worker ran", suggestion=f"tuner rm {run_id} removes it from the index",
+                          exit=exit_info, by="supervisor", summary=summary)
     later = _resume_hint(run_dir)
     if killed_after_grace or (stop_asked and code == -signal.SIGKILL):
         return make_event("failed", cause="killed", message=f"did not stop within {grace_s:.0f} s of the stop; "
@@ -98,6 +106,12 @@ def exit_terminal(code: int, watch: ExitWatch, run_dir: RunDir, log_start: int, 
                           "(or its memory cgroup) ran out of RAM", suggestion=suggestion, fix=fix,
                           exit=exit_info, by="supervisor", summary=summary)
     lines = tail_lines(run_dir.log, 40, start=log_start)
+    failed_writing = code > 0 or code in (-signal.SIGBUS, -signal.SIGABRT)    # a plain kill -9 stays crashed
+    if failed_writing and (disk_full or any(NO_SPACE in line.lower() for line in lines)):
+        # worker.log may be cut short by the full disk: the free space tells what the log cannot.
+        return make_event("failed", cause="disk_full", message=f"the disk holding {run_dir} is full",
+                          suggestion=f"{DISK_FULL_FIX}; then {later}", exit=exit_info, by="supervisor",
+                          traceback_tail="\n".join(lines[-12:]), summary=summary)
     if code >= 0:
         exception = last_exception(lines)
         message = exception or (f"the worker exited with status {code} without reporting why" if code else
@@ -121,12 +135,32 @@ def _signal_name(number: int) -> str:
 
 
 def complete_checkpoints(run_dir: RunDir) -> list[Path]:
-    """Checkpoints the Trainer finished writing (trainer_state.json is written last), oldest first."""
+    """Checkpoints the Trainer finished writing, oldest first: the Trainer writes trainer_state.json after the
+    weights, optimizer, scheduler and RNG state, so a save cut short (kill -9, full disk) lacks it or has it
+    torn. Reads one small JSON per checkpoint."""
+    return sorted((p for p in _numbered_checkpoints(run_dir) if _state_is_whole(p)), key=checkpoint_step)
+
+
+def torn_checkpoints(run_dir: RunDir) -> list[Path]:
+    """Checkpoint folders a save left unfinished, oldest first (never resumed from)."""
+    return sorted((p for p in _numbered_checkpoints(run_dir) if not _state_is_whole(p)), key=checkpoint_step)
+
+
+def checkpoint_step(path: Path) -> int:
+    return int(path.name.split("-")[-1])
+
+
+def _numbered_checkpoints(run_dir: RunDir) -> list[Path]:
     if not run_dir.checkpoints.is_dir():
         return []
-    found = [p for p in run_dir.checkpoints.glob("checkpoint-*") if (p / "trainer_state.json").is_file()
-             and p.name.split("-")[-1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+    return [p for p in run_dir.checkpoints.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+
+
+def _state_is_whole(checkpoint: Path) -> bool:
+    try:
+        return isinstance(json.loads((checkpoint / "trainer_state.json").read_bytes()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def _resume_hint(run_dir: RunDir) -> str:

@@ -3,13 +3,19 @@
 TUNER_HOME, else $XDG_DATA_HOME/tuner, else ~/.local/share/tuner:
 
     runs.json  runs.json.lock  runs/<run-id>/  recipes/  models/
+
+The home may be someone else's or read-only (a mounted archive, a colleague's runs): tuner then reads it as it
+is and writes nothing (`read_only`), and says so once per process.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+_SAID_READ_ONLY: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,29 @@ class Home:
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
+    @property
+    def read_only(self) -> bool:
+        """True when this process cannot write the home (a read-only mount, another user's folder)."""
+        return self.root.is_dir() and not os.access(self.root, os.W_OK)
+
     def ensure(self) -> Home:
-        """Create the folders; run data is private to the user (0700)."""
+        """Create the folders that are missing; those tuner creates are private to the user (0700). An existing
+        folder keeps its mode: a shared TUNER_HOME (1777, /tmp) is not ours to lock others out of. A read-only
+        home is left as it is (and said once)."""
+        if self.read_only:
+            self.say_read_only()
+            return self
         for path in (self.root, self.runs_dir, self.recipes_dir, self.models_dir):
-            path.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
-        os.chmod(self.runs_dir, 0o700)
+            if not path.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                if path in (self.root, self.runs_dir):
+                    os.chmod(path, 0o700)         # mkdir's mode is cut by the umask; run data stays private
         return self
+
+    def say_read_only(self) -> None:
+        """One line on stderr, once per process: reading goes on, nothing will be saved."""
+        if self.root in _SAID_READ_ONLY:
+            return
+        _SAID_READ_ONLY.add(self.root)
+        print(f"tuner: note: {self.root} is read-only here: showing it as it is (runs are settled in memory, "
+              "nothing is saved; runs cannot be started, stopped or changed)", file=sys.stderr)

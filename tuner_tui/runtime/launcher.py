@@ -27,9 +27,10 @@ from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import run_lock
+from tuner_tui.runtime.disk_reserve import make_reserve
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
-from tuner_tui.runtime.store import RunStore
+from tuner_tui.runtime.store import IndexUnwritable, RunStore
 from tuner_tui.runtime.supervisor import LOCK_FD_ENV, STOP_GRACE_S
 
 STOP_MARGIN_S = 15.0       # after the grace: the supervisor's own kill and its terminal event
@@ -67,16 +68,17 @@ def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subproc
     Writes `queued` with the supervisor's pid; the worker writes `running` once it has started."""
     run_dir = RunDir.of(record["run_dir"])
     run_dir.heartbeat.unlink(missing_ok=True)       # an earlier attempt's beat says nothing about this one
+    make_reserve(run_dir)                            # room for this attempt's end on a disk that fills up
     store = RunStore(home)
-    # `queued` is written before the supervisor exists: once it runs, its worker may write `running` (or even
-    # its end) before this process is scheduled again, and nothing here may overwrite that.
-    store.change(record["id"], lambda r: {**r, "status": "queued", "pid": None, "host": socket.gethostname(),
-                                          "launched": time.time(), "ended": None, "failure": None,
-                                          "attempts": int(r.get("attempts") or 0) + 1})
     argv = [sys.executable, "-m", "tuner_tui.runtime.supervisor", str(run_dir), "--", *worker]
     env = {**os.environ, "TUNER_HOME": str(home.root), "PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false",
            LOCK_FD_ENV: str(lock_fd)}
     try:
+        # `queued` is written before the supervisor exists: once it runs, its worker may write `running` (or
+        # even its end) before this process is scheduled again, and nothing here may overwrite that.
+        store.change(record["id"], lambda r: {**r, "status": "queued", "pid": None, "host": socket.gethostname(),
+                                              "launched": time.time(), "ended": None, "failure": None,
+                                              "attempts": int(r.get("attempts") or 0) + 1})
         with open(run_dir.log, "ab") as log:
             os.chmod(run_dir.log, 0o600)
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -117,28 +119,40 @@ def _runs_in(pid: int, run_dir: RunDir) -> bool:
 
 def reconcile(record: dict, store: RunStore) -> dict:
     """A run marked active whose processes are provably gone: its terminal event if it wrote one, else
-    `crashed` (appended to its log too, so the run dir tells the same story). Writes nothing for live runs."""
+    `crashed` (appended to its log too, so the run dir tells the same story). Writes nothing for live runs.
+
+    Where the index cannot be written (a read-only home, a full disk) the run is settled in memory only: a
+    reader never needs to write to show how a run ended."""
     if record.get("status") not in ACTIVE or is_alive(record):
         return record
     run_dir = RunDir.of(record["run_dir"])
 
-    def settle(current: dict) -> dict:
+    def settle(current: dict, write: bool = True) -> dict:
         if current.get("status") not in ACTIVE or is_alive(current):
             return current                    # another reader settled it, or a resume started meanwhile
         terminal = terminal_event(read_events(run_dir.events))
         if terminal is None:
             terminal = _vanished(current)
-            with contextlib.suppress(OSError), open(run_dir.events, "a", encoding="utf-8") as fh:
-                fh.write(encode(terminal) + "\n")
+            if write and run_dir.path.is_dir():
+                with contextlib.suppress(OSError), open(run_dir.events, "a", encoding="utf-8") as fh:
+                    fh.write(encode(terminal) + "\n")
         return {**current, **fields_from_terminal(terminal)}
 
-    return store.change(record["id"], settle) or record
+    try:
+        return store.change(record["id"], settle) or record
+    except IndexUnwritable:
+        return settle(record, write=False)
 
 
 def _vanished(record: dict) -> dict:
     from tuner_tui.runtime.exit_cause import complete_checkpoints
 
-    done = complete_checkpoints(RunDir.of(record["run_dir"]))
+    run_dir = RunDir.of(record["run_dir"])
+    if not run_dir.path.is_dir():
+        return make_event("crashed", cause="crashed", by="reconcile", message=f"its run directory {run_dir} "
+                          "was deleted (outside tuner) while the run was active", suggestion=f"tuner rm "
+                          f"{record['id']} removes it from the index")
+    done = complete_checkpoints(run_dir)
     later = (f"tuner resume {record['id']} continues from {done[-1].name}" if done else
              f"no checkpoint was saved: tuner relaunch {record['id']} starts it again")
     return make_event("crashed", cause="crashed", by="reconcile",

@@ -4,6 +4,7 @@ messages. Each transition of a run's status has one writer (domain/runs.py says 
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import socket
@@ -24,7 +25,7 @@ from tuner_tui.runtime import launcher, run_lock
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.preflight import Preflight, preflight
 from tuner_tui.runtime.recipe_catalog import builtin_dir
-from tuner_tui.runtime.store import RunStore
+from tuner_tui.runtime.store import IndexUnwritable, RunStore
 
 
 @dataclass
@@ -93,6 +94,17 @@ class RunService:
     def reconcile(self, record: dict) -> dict:
         return launcher.reconcile(record, self.store)
 
+    @staticmethod
+    def require_dir(record: dict, doing: str) -> RunDir:
+        """The run's directory, or a plain message when it was deleted outside tuner (its index entry is all
+        that is left): no command reads a missing recipe or log and fails with an internal error."""
+        run_dir = RunDir.of(record["run_dir"])
+        if not run_dir.path.is_dir():
+            raise ProblemsFound([Problem(record["id"], f"cannot {doing}: its run directory {run_dir} was "
+                                         "deleted; only its entry in the index is left",
+                                         hint=f"`tuner rm {record['id']}` removes the entry")])
+        return run_dir
+
     def all(self) -> list[dict]:
         return [self.reconcile(r) if r.get("status") in ACTIVE else r for r in self.store.all()]
 
@@ -106,6 +118,9 @@ class RunService:
                parent: dict | None = None) -> tuple[dict, dict, int]:
         """Run dir, resolved recipe.yaml and a `queued` record, under the run's lock (returned held, as a file
         descriptor for `launch`): from here on the run is alive until its worker ends."""
+        if self.home.read_only:
+            raise ProblemsFound([Problem(str(self.home.root), "cannot start a run: this home is read-only here",
+                                         hint="set TUNER_HOME to a folder you can write")])
         run_id, path = new_run_dir(self.home)
         run_dir = RunDir(path)
         lock_fd = run_lock.take(run_dir)
@@ -157,8 +172,8 @@ class RunService:
     def resume(self, record: dict) -> subprocess.Popen:
         """Continue a stopped, failed or crashed run from its last checkpoint, as the same run."""
         record = self.reconcile(record)
+        run_dir = self.require_dir(record, "resume the run")
         self._refuse_resume(record)
-        run_dir = RunDir.of(record["run_dir"])
         try:
             lock_fd = run_lock.take(run_dir, wait_s=0.5)
         except run_lock.RunBusy:
@@ -196,7 +211,14 @@ class RunService:
                                              hint=f"tuner stop {record['id']} first, or tuner rm {record['id']} "
                                              "--force")])
             self.stop(record)
-        self.store.remove(record["id"])
+        try:
+            self.store.remove(record["id"])
+        except IndexUnwritable as full:
+            if not files or full.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # Disk full, the remedy the docs give: the files go first (that frees the space), then the index.
+            shutil.rmtree(record["run_dir"], ignore_errors=True)
+            self.store.remove(record["id"])
         if files:
             shutil.rmtree(record["run_dir"], ignore_errors=True)
 

@@ -10,11 +10,15 @@ replaced the file since: an update is then a stat, a dump and a write, and the r
 change, not per keystroke.
 
 The run directories stay the source of truth: each keeps a copy of its record (record.json). A runs.json that
-does not parse is moved aside (kept) and rebuilt from them, with a warning.
+does not parse is moved aside (kept) and rebuilt from them, with a warning; so is a missing or empty one while
+run directories with records exist (a deleted index must not hide a live run). Where the index cannot be
+written (a read-only home, a full disk, an immutable file), reads still work from an index rebuilt in memory,
+and writes fail with `IndexUnwritable`, a message naming the file.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -46,6 +50,26 @@ RECORD_FILE = RunDir(Path()).record.name
 
 class CorruptIndex(Exception):
     pass
+
+
+class IndexUnwritable(ProblemsFound):
+    """runs.json (or its lock) cannot be written: read-only home, full disk, immutable file. Readers that only
+    settle a record (reconcile) carry on in memory; a command that must change the index says why."""
+
+    def __init__(self, path: Path | str, err: OSError | None = None, why: str | None = None):
+        self.errno = err.errno if err is not None else None
+        reason = why or (err.strerror if err is not None and err.strerror else str(err))
+        hint = {errno.ENOSPC: "free space on that disk (`tuner rm RUN --files` deletes an old run's files)",
+                errno.EDQUOT: "free space within your disk quota",
+                errno.EPERM: f"the file may be immutable: `lsattr {path}`; `chattr -i {path}` lifts it",
+                errno.EACCES: "it belongs to someone else or its folder is not writable by you",
+                errno.EROFS: "the home is on a read-only file system: set TUNER_HOME to a writable folder",
+                }.get(self.errno or 0, "set TUNER_HOME to a writable folder")
+        super().__init__([Problem(str(path), f"cannot write the run index: {reason}", hint=hint)])
+
+
+def _unwritable(err: OSError) -> bool:
+    return err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def write_atomic(path: Path | str, content: str | bytes) -> None:
@@ -165,8 +189,13 @@ class AtomicJSONStorage(Storage):
     def write(self, data: dict) -> None:
         try:
             write_atomic(self.path, orjson.dumps(data))
-        except BaseException:
+        except OSError as err:
             self.snapshot.forget()               # the data was changed in memory but not on disk
+            if _unwritable(err):
+                raise IndexUnwritable(self.path, err) from None
+            raise
+        except BaseException:
+            self.snapshot.forget()
             raise
         self.snapshot.written(data)
 
@@ -181,20 +210,38 @@ class RunStore:
         self._listed = IndexSnapshot(self.home.runs_db)    # what `all()` copies from (no lock)
         self._cache_source: dict | None = None           # the parsed data `_cache` was copied from
         self._cache: list[dict[str, Any]] = []
+        self._in_memory: dict | None = None              # an index rebuilt where it cannot be written
+
+    @property
+    def read_only(self) -> bool:
+        return self.home.read_only
 
     # ------------------------------------------------------------------------------------------ writing
 
     @contextmanager
     def _runs(self) -> Iterator[Table]:
-        with FileLock(str(self.home.runs_lock), timeout=LOCK_TIMEOUT_S):
-            sweep_temp_files(self.home.runs_db)
+        if self.read_only:
+            raise IndexUnwritable(self.home.runs_db, why=f"the home {self.home.root} is read-only here",
+                                  err=OSError(errno.EROFS, os.strerror(errno.EROFS)))
+        try:
+            lock = FileLock(str(self.home.runs_lock), timeout=LOCK_TIMEOUT_S)
+            lock.acquire()
+        except OSError as err:                    # read-only, full (no inode for the lock), not ours
+            raise IndexUnwritable(self.home.runs_lock, err) from None
+        try:
+            with suppress(OSError):
+                sweep_temp_files(self.home.runs_db)
             db = self._db()
             try:
                 table = db.table("runs")
-                db.storage.read()                 # parse now (or reuse the snapshot), under the lock
+                lost = db.storage.read() is None  # parse now (or reuse the snapshot), under the lock
             except CorruptIndex as why:
                 self._written.forget()
-                self._rebuild(str(why))
+                self._rebuild(f"did not parse ({why})")
+                db, lost = self._db(), False
+                table = db.table("runs")
+            if lost and _run_dirs_with_records(self.home):
+                self._rebuild("was missing" if not self.home.runs_db.exists() else "was empty")
                 db = self._db()
                 table = db.table("runs")
             try:
@@ -202,14 +249,21 @@ class RunStore:
             except BaseException:
                 self._written.forget()            # an operation that failed half-way may have changed it
                 raise
+        finally:
+            lock.release()
 
     def _db(self) -> TinyDB:
         return TinyDB(str(self.home.runs_db), storage=AtomicJSONStorage, snapshot=self._written)
 
     def _mirror(self, record: dict[str, Any] | None) -> None:
-        """Keep the run directory's copy of the record (what a rebuild reads)."""
+        """Keep the run directory's copy of the record (what a rebuild reads). The index is written already:
+        a copy that cannot be written (disk full) only makes a later rebuild less up to date."""
         if record and record.get("run_dir") and Path(record["run_dir"]).is_dir():
-            write_atomic(RunDir.of(record["run_dir"]).record, json.dumps(record, indent=1, default=str))
+            try:
+                write_atomic(RunDir.of(record["run_dir"]).record, json.dumps(record, indent=1, default=str))
+            except OSError as err:
+                print(f"tuner: warning: could not update {RunDir.of(record['run_dir']).record}: {err.strerror}",
+                      file=sys.stderr)
 
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
         with self._runs() as runs:
@@ -263,15 +317,26 @@ class RunStore:
         data = self._listed.fresh()
         if data is None:
             try:
-                data = self._listed.load() or {}
-            except CorruptIndex:
-                with self._runs():                # heals it under the lock
-                    pass
-                return self.all()
+                data = self._listed.load()
+            except CorruptIndex as why:
+                return self._heal(f"did not parse ({why})")
+            if data is None:
+                if _run_dirs_with_records(self.home):       # deleted or emptied, the runs are still there
+                    return self._heal("was missing" if not self.home.runs_db.exists() else "was empty")
+                data = {}
         if data is not self._cache_source:
-            self._cache = [dict(doc) for doc in (data.get("runs") or {}).values()]
+            self._cache = [self._here(doc) for doc in (data.get("runs") or {}).values()]
             self._cache_source = data
         return self._cache
+
+    def _here(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """A record whose run dir is this home's: a home mounted or copied elsewhere (an archive, a colleague's
+        runs) keeps the paths of where it was written, which point elsewhere or nowhere here."""
+        record = dict(doc)
+        mine = self.home.run_dir(str(record.get("id")))
+        if record.get("run_dir") != str(mine) and mine.is_dir():
+            record["run_dir"] = str(mine)
+        return record
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         return next((dict(r) for r in self.all() if r["id"] == run_id), None)
@@ -296,15 +361,52 @@ class RunStore:
 
     # ------------------------------------------------------------------------------------------ healing
 
+    def _heal(self, why: str) -> list[dict[str, Any]]:
+        """Rebuild the index under the lock and list it; where it cannot be written, list it from memory."""
+        try:
+            with self._runs():
+                pass
+        except IndexUnwritable:
+            if self._in_memory is None:
+                self._in_memory = rebuilt_index(self.home)
+                print(f"tuner: warning: {self.home.runs_db} {why} and cannot be rewritten here; showing "
+                      f"{len(self._in_memory['runs'])} runs read from their run directories", file=sys.stderr)
+            if self._in_memory is not self._cache_source:
+                self._cache = [self._here(doc) for doc in self._in_memory["runs"].values()]
+                self._cache_source = self._in_memory
+            return self._cache
+        return self.all()
+
     def _rebuild(self, why: str) -> None:
-        """Move the unreadable index aside (kept) and rebuild it from the run directories."""
-        kept = self.home.runs_db.with_name(f"runs.json.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
-        os.replace(self.home.runs_db, kept)
-        records = [r for r in (record_from_dir(d) for d in sorted(self.home.runs_dir.iterdir())) if r]
-        data = {"runs": {str(i): r for i, r in enumerate(records, start=1)}}
+        """Move an unreadable or empty index aside (kept) and rebuild it from the run directories."""
+        kept = None
+        if why.startswith("did not parse"):       # an empty or missing one holds nothing worth keeping
+            kept = self.home.runs_db.with_name(f"runs.json.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            os.replace(self.home.runs_db, kept)
+        data = rebuilt_index(self.home)
         AtomicJSONStorage(str(self.home.runs_db), self._written).write(data)
-        print(f"tuner: warning: {self.home.runs_db} did not parse ({why}); kept it as {kept.name} and rebuilt "
-              f"the index from {len(records)} run directories", file=sys.stderr)
+        aside = f"; kept it as {kept.name}" if kept else ""
+        print(f"tuner: warning: {self.home.runs_db} {why}{aside}; rebuilt the index from {len(data['runs'])} run "
+              "directories", file=sys.stderr)
+
+
+def _run_dirs_with_records(home: Home) -> bool:
+    """Any run directory with its record copy (a glob of the runs folder: only looked at when the index is
+    missing or empty)."""
+    try:
+        return next(home.runs_dir.glob(f"*/{RECORD_FILE}"), None) is not None
+    except OSError:
+        return False
+
+
+def rebuilt_index(home: Home) -> dict:
+    """The index as the run directories tell it (what a rebuild writes, or keeps in memory)."""
+    try:
+        dirs = sorted(home.runs_dir.iterdir())
+    except OSError:
+        dirs = []
+    records = [r for r in (record_from_dir(d) for d in dirs) if r]
+    return {"runs": {str(i): r for i, r in enumerate(records, start=1)}}
 
 
 def record_from_dir(run_dir: Path) -> dict[str, Any] | None:

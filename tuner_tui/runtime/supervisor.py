@@ -25,8 +25,10 @@ import time
 from pathlib import Path
 
 from tuner_tui.domain.events import encode, terminal_event
+from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.runtime.disk_reserve import nearly_full, release_reserve
 from tuner_tui.runtime.event_log import EventLog
 from tuner_tui.runtime.exit_cause import ExitWatch, exit_terminal
 from tuner_tui.runtime.home import Home
@@ -80,16 +82,27 @@ class Supervisor:
         return 0
 
     def settle(self, code: int, watch: ExitWatch, events_start: int, log_start: int, runtime_s: float) -> None:
-        """Make sure the attempt has exactly one terminal event and the store agrees with it."""
-        terminal = terminal_event(EventLog(self.run_dir.events, offset=events_start).read_new())
+        """Make sure the attempt has exactly one terminal event and the store agrees with it.
+
+        The disk may be full (the worker's reserve is let go first, so this event and the record fit) and the
+        run dir may be gone (deleted under the worker): the store still learns how the attempt ended."""
+        disk_full = nearly_full(self.run_dir.path)        # before the reserve's space comes back
+        release_reserve(self.run_dir)
+        gone = not self.run_dir.path.is_dir()
+        terminal = None if gone else terminal_event(EventLog(self.run_dir.events, offset=events_start).read_new())
         if terminal is None:
             terminal = exit_terminal(code, watch, self.run_dir, log_start, runtime_s,
                                      stop_asked=self.stop_asked is not None,
-                                     killed_after_grace=self.killed_after_grace, grace_s=STOP_GRACE_S)
-            _append(self.run_dir.events, terminal)
+                                     killed_after_grace=self.killed_after_grace, grace_s=STOP_GRACE_S,
+                                     disk_full=disk_full, dir_gone=gone)
+            if not gone:
+                _append(self.run_dir.events, terminal)
         fields = fields_from_terminal(terminal)
-        RunStore(Home.default()).change(self.run_dir.run_id, lambda r: {**r, **fields}
-                                        if r.get("status") in ("queued", "running") else r)
+        try:
+            RunStore(Home.default()).change(self.run_dir.run_id, lambda r: {**r, **fields}
+                                            if r.get("status") in ("queued", "running") else r)
+        except ProblemsFound as why:                      # readers settle it from the event log
+            print(f"tuner supervisor: {why}", file=sys.stderr)
 
 
 def _size(path: Path) -> int:
@@ -100,10 +113,21 @@ def _size(path: Path) -> int:
 
 
 def _append(path: Path, event: dict) -> None:
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(encode(event) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    """One line, on a line of its own (a write cut by a full disk may have left a torn one)."""
+    try:
+        with open(path, "ab") as fh:
+            torn = fh.tell() > 0 and _last_byte(path) != b"\n"
+            fh.write(("\n" if torn else "").encode() + (encode(event) + "\n").encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as err:
+        print(f"tuner supervisor: could not write the final event to {path}: {err}", file=sys.stderr)
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1)
 
 
 def main(argv: list[str] | None = None) -> int:

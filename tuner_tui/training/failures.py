@@ -8,9 +8,10 @@ from __future__ import annotations
 import errno
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from tuner_tui.domain.failure_fixes import DISK_FULL_FIX, oom_fix
 from tuner_tui.domain.failure_fixes import as_sets as _sets
-from tuner_tui.domain.failure_fixes import oom_fix
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import Recipe
 
@@ -28,10 +29,25 @@ class NanLoss(Exception):
     pass
 
 
-def classify(exc: BaseException, recipe: Recipe | None, run_id: str) -> Failure:
+class RunDirLost(Exception):
+    """The run's directory was deleted (or replaced) under the worker: nothing more can be saved there."""
+
+
+# What a write that ran out of space says, wrapped or not: OSError/IOError text, safetensors' Rust io::Error.
+NO_SPACE_TEXT = ("no space left on device", "os error 28", "errno 28", "disk quota exceeded", "os error 122")
+# torch.save on a full disk names no errno ("[enforce fail at inline_container.cc] unexpected pos", "file write
+# failed", "basic_ios::clear: iostream error"): such a write failure counts as disk full when the disk is.
+WRITE_FAILURE_TEXT = ("inline_container.cc", "pytorchstreamwriter", "file write failed", "iostream error")
+
+
+def classify(exc: BaseException, recipe: Recipe | None, run_id: str, run_dir: Path | None = None) -> Failure:
     tail = "".join(traceback.format_exception(exc)[-12:])
     text = f"{type(exc).__name__}: {exc}"
     lowered = text.lower()
+    if isinstance(exc, RunDirLost):
+        return Failure("error", str(exc), f"tuner rm {run_id} removes the run from the index", traceback_tail=tail)
+    if is_disk_full(exc, run_dir):
+        return Failure("disk_full", f"disk full: {exc}", DISK_FULL_FIX, traceback_tail=tail)
     if isinstance(exc, ProblemsFound):
         return Failure("data_error", "\n".join(p.format() for p in exc.problems),
                        "fix the rows named above (or data.columns / data.format) and relaunch", traceback_tail=tail)
@@ -42,15 +58,28 @@ def classify(exc: BaseException, recipe: Recipe | None, run_id: str) -> Failure:
         fix = oom_fix(recipe) if recipe else {}
         relaunch = f"tuner relaunch {run_id} {_sets(fix)}" if fix else "use a smaller model or shorter max_length"
         return Failure("oom", f"out of memory: {exc}".strip(), f"try: {relaunch}", fix, tail)
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return Failure("disk_full", f"disk full: {exc}", "free space in TUNER_HOME (old runs' checkpoints: "
-                       "`tuner rm RUN --files`) or lower train.save_total_limit", traceback_tail=tail)
     if _is_model_missing(exc, lowered):
         return Failure("model_not_found", f"model not found: {exc}".strip(), "check model.source: a hub id needs "
                        "network access (and HF_TOKEN for gated models, after accepting the licence); a local "
                        "folder needs config.json", traceback_tail=tail)
     return Failure("error", text, f"see the traceback in worker.log; `tuner resume {run_id}` continues from the "
                    "last checkpoint once fixed", traceback_tail=tail)
+
+
+def is_disk_full(exc: BaseException, run_dir: Path | None = None) -> bool:
+    """ENOSPC/EDQUOT anywhere in the exception chain, or its text in any message of it (RuntimeError from
+    torch.save, SafetensorError), or a torch write failure while the run's disk has next to no space left."""
+    chain = _chain(exc)
+    if any(isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) for e in chain):
+        return True
+    texts = [str(e).lower() for e in chain]
+    if any(marker in text for text in texts for marker in NO_SPACE_TEXT):
+        return True
+    if run_dir is not None and any(marker in text for text in texts for marker in WRITE_FAILURE_TEXT):
+        from tuner_tui.runtime.disk_reserve import nearly_full
+
+        return nearly_full(run_dir)
+    return False
 
 
 def _is_oom(exc: BaseException, lowered: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import shutil
 import socket
 import threading
 import time
@@ -17,7 +18,6 @@ import torch
 import transformers
 import trl
 from transformers import EarlyStoppingCallback, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 import tuner_tui
@@ -29,6 +29,7 @@ from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.domain.runs import attempts_runtime_s
 from tuner_tui.domain.watch import LossWatch
 from tuner_tui.runtime.event_log import read_events
+from tuner_tui.runtime.exit_cause import checkpoint_step, complete_checkpoints, torn_checkpoints
 from tuner_tui.runtime.home import Home
 from tuner_tui.training import bnb_notice
 from tuner_tui.training import data as training_data
@@ -134,7 +135,7 @@ class TrainingSession:
         trainer = ReportingTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
                                    processing_class=tokenizer, callbacks=callbacks)
         trainer.tuner_callback = callback
-        resume_from = get_last_checkpoint(str(checkpoints)) if self.resume and checkpoints.is_dir() else None
+        resume_from = self._resume_checkpoint() if self.resume else None
         if self.resume:
             from_step = int(resume_from.rsplit("-", 1)[1]) if resume_from else 0
             w.emit("resumed", from_step=from_step, checkpoint=resume_from)
@@ -159,6 +160,25 @@ class TrainingSession:
                                "summary": self._summary(trainer, callback)}
         outputs = self._save_outputs(trainer, tokenizer, path, callback)
         return "finished", {"outputs": outputs, "summary": self._summary(trainer, callback)}
+
+    def _resume_checkpoint(self) -> str | None:
+        """The last complete checkpoint. A save cut short (kill -9, full disk) leaves a higher-numbered folder
+        without a whole trainer_state.json, which transformers' get_last_checkpoint would take and then refuse
+        ("Can't find a valid checkpoint"): it is moved aside as torn-checkpoint-N (kept, never resumed from;
+        the Trainer may write checkpoint-N again) and said in a warning."""
+        paths = RunDir(self.run_dir)
+        done = complete_checkpoints(paths)
+        last = done[-1] if done else None
+        for torn in torn_checkpoints(paths):
+            if last is not None and checkpoint_step(torn) < checkpoint_step(last):
+                continue                 # an older unfinished save: nothing would pick it
+            aside = torn.with_name(f"torn-{torn.name}")
+            shutil.rmtree(aside, ignore_errors=True)
+            torn.rename(aside)
+            self.writer.emit("warning", kind="torn_checkpoint", message=f"{torn.name} was not saved completely "
+                             f"(no whole trainer_state.json); resuming from {last.name if last else 'the start'}"
+                             f" instead; the partial save is kept as {aside.name} (delete it to free space)")
+        return str(last) if last else None
 
     def _save_outputs(self, trainer, tokenizer, base_path: str, callback: ReportingCallback) -> dict:
         step = trainer.state.global_step

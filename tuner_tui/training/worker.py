@@ -3,12 +3,18 @@
 Started by the launcher in its own session with output to RUN_DIR/worker.log, it loads the model and data,
 trains, and reports every step as events (RUN_DIR/events.jsonl). It ends with exactly one terminal event:
 finished, stopped (SIGTERM: checkpoint at the end of the step) or failed (with a cause and a fix), and puts
-the final figures in the run store. Only rank 0 reports."""
+the final figures in the run store. Only rank 0 reports.
+
+Two faults end a run with its cause kept: a full disk (the run's space reserve is let go before the traceback
+and the terminal event are written, runtime/disk_reserve.py) and a run dir deleted under the worker (the event
+writer notices; the worker stops and tells the store, the one place left)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -17,14 +23,16 @@ import time
 import traceback
 from pathlib import Path
 
+from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.runtime.disk_reserve import release_reserve
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.run_lock import boot_id
 from tuner_tui.runtime.store import RunStore
 from tuner_tui.training.event_writer import EventWriter, NullWriter
-from tuner_tui.training.failures import classify
+from tuner_tui.training.failures import RunDirLost, classify
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     run_dir = args.run_dir.resolve()
+    born = _identity(run_dir)
     rank = int(os.environ.get("RANK", "0"))
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
@@ -55,9 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         session = TrainingSession(run_dir, loaded, writer, stop_requested, resume=args.resume)
         terminal = session.run()
     except BaseException as exc:  # noqa: BLE001 - every failure must end in a `failed` event
-        failure = classify(exc, recipe, run_id)
-        traceback.print_exception(exc, file=sys.stderr)     # the whole story stays in worker.log
-        sys.stderr.flush()
+        lost = getattr(writer, "lost", None)
+        failure = classify(RunDirLost(lost) if lost else exc, recipe, run_id, run_dir)
+        if failure.cause == "disk_full":
+            release_reserve(paths)                          # room for the traceback, the event and the record
+        if lost:
+            _drop_recreated(run_dir, born)
+        with contextlib.suppress(OSError):                  # a full disk must not lose the terminal event
+            traceback.print_exception(exc, file=sys.stderr)  # the whole story stays in worker.log
+            sys.stderr.flush()
         terminal = ("failed", {"cause": failure.cause, "message": failure.message,
                                "suggestion": failure.suggestion, "fix": failure.fix,
                                "traceback_tail": failure.traceback_tail[-4000:],
@@ -68,9 +83,30 @@ def main(argv: list[str] | None = None) -> int:
     if store:
         from tuner_tui.domain.events import make_event
 
-        store.update(run_id, **fields_from_terminal(make_event(kind, **fields)))
-    print(f"tuner worker: {kind}", flush=True)
+        try:
+            store.update(run_id, **fields_from_terminal(make_event(kind, **fields)))
+        except ProblemsFound as why:          # the index cannot be written: readers settle from the event log
+            with contextlib.suppress(OSError):
+                print(f"tuner worker: {why}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):
+        print(f"tuner worker: {kind}", flush=True)
     return 0 if kind != "failed" else 1
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _drop_recreated(run_dir: Path, born: tuple[int, int] | None) -> None:
+    """The run dir was deleted under us; if a save recreated it meanwhile (the Trainer makes checkpoints/ with
+    its parents), remove that half dir: it holds no recipe or record, only what this worker wrote."""
+    paths = RunDir(run_dir)
+    if _identity(run_dir) not in (None, born) and not paths.recipe.exists() and not paths.record.exists():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _balloon() -> None:

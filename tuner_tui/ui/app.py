@@ -183,6 +183,9 @@ class TunerApp(RecipeCommands, RunCommands, App):
             self.open_run(record["id"])
         if running:
             self.notify(f"re-attached to {len(running)} running run(s)")
+        if store.read_only:                     # once: every view works, nothing will be saved
+            self.notify(f"{self.home.root} is read-only here: runs are shown as they are; nothing is saved",
+                        severity="warning", timeout=10)
 
     def _set_records(self, records: list[dict]) -> None:
         self.records = records
