@@ -56,7 +56,7 @@ def _status(record: dict) -> str:
 
 def _duration(record: dict) -> str:
     """Training time over every attempt (a resumed run's segments add up); a live run's since its launch."""
-    runtime = (record.get("final") or {}).get("runtime_s")
+    runtime = (record.get("final") or {}).get("runtime_s", record.get("runtime_s"))
     if record["status"] not in ACTIVE and isinstance(runtime, (int, float)):
         return f"{runtime:.0f}s"
     since = record.get("launched") or record.get("started")
@@ -76,7 +76,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     table = Table(title=f"Runs ({len(records)})", title_justify="left")
     table.add_column("id", no_wrap=True, min_width=8)
     table.add_column("name", no_wrap=True, overflow="ellipsis", max_width=22 if wide else 14)
-    table.add_column("status", no_wrap=True, min_width=8)
+    table.add_column("status", no_wrap=True, min_width=11 if any(r.get("stall") for r in records) else 8)
     table.add_column("parent", no_wrap=True, min_width=8)
     table.add_column("method", no_wrap=True, min_width=6)
     table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=30 if wide else 14)

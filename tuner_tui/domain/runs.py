@@ -49,6 +49,7 @@ class RunRecord(TypedDict, total=False):
     run_dir: str
     trust_remote_code: bool
     attempts: int
+    runtime_s: float | None             # training time over every attempt (monotonic segments added up)
     replay_of: str | None               # a replayed recording (runtime/replay.py): its events.jsonl
 
 
@@ -85,6 +86,8 @@ def fields_from_terminal(event: dict) -> dict:
         fields["final"] = summary
     if "peak_memory" in summary:
         fields["peak_memory"] = summary["peak_memory"]
+    if isinstance(summary.get("runtime_s"), (int, float)):
+        fields["runtime_s"] = summary["runtime_s"]      # every attempt's training time, however it ended
     if status in ("failed", "crashed"):
         fields["failure"] = {k: event.get(k) for k in ("cause", "message", "suggestion", "fix")}
     else:

@@ -79,11 +79,11 @@ class ExitWatch:
 
 
 def exit_terminal(code: int, watch: ExitWatch, run_dir: RunDir, log_start: int, runtime_s: float,
-                  stop_asked: bool, killed_after_grace: bool, grace_s: float, disk_full: bool = False,
+                  before_s: float, stop_asked: bool, killed_after_grace: bool, grace_s: float, disk_full: bool = False,
                   dir_gone: bool = False) -> dict:
     """The terminal event for a worker that exited with `code` (Popen: negative = killed by that signal)."""
     run_id = run_dir.run_id
-    summary = {"segment_runtime_s": runtime_s}
+    summary = {"segment_runtime_s": runtime_s, "runtime_s": round(before_s + runtime_s, 1)}
     exit_info = {"code": code} if code >= 0 else {"signal": _signal_name(-code)}
     if dir_gone:
         return make_event("failed", cause="error", message=f"its run directory {run_dir} was deleted while the "

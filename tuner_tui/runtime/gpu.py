@@ -70,7 +70,7 @@ class TunerWorker:
 
     @property
     def pid(self) -> int:
-        """The worker's own pid (the launcher's child; the ranks follow it in `pids`)."""
+        """The worker's own pid (the supervisor's child; its ranks follow, the supervisor comes last)."""
         return self.pids[0]
 
 
@@ -267,7 +267,7 @@ class _Workers:
             proc = psutil.Process(pid)
             if run_dir not in proc.cmdline():
                 return []
-            return [proc, *proc.children(recursive=True)]
+            return [*proc.children(recursive=True), proc]     # the worker first: it is what the panel shows
         except psutil.Error:
             return []
 

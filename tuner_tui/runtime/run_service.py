@@ -195,6 +195,12 @@ class RunService:
         if record["status"] == "finished":
             raise ProblemsFound([Problem(record["id"], "the run already finished",
                                          hint=f"to train more, tuner relaunch {record['id']} --set train.epochs=N")])
+        from tuner_tui.runtime.exit_cause import complete_checkpoints
+
+        if not complete_checkpoints(RunDir.of(record["run_dir"])):
+            raise ProblemsFound([Problem(record["id"], "there is no checkpoint to resume from (none was saved "
+                                         "before it ended)", hint=f"tuner relaunch {record['id']} starts it again "
+                                         "as a new run")])
 
     # ------------------------------------------------------------------------------------------ stopping
 

@@ -27,9 +27,9 @@ from pathlib import Path
 from tuner_tui.domain.events import encode, terminal_event
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.run_dir import RunDir
-from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.domain.runs import attempts_runtime_s, fields_from_terminal
 from tuner_tui.runtime.disk_reserve import nearly_full, release_reserve
-from tuner_tui.runtime.event_log import EventLog
+from tuner_tui.runtime.event_log import EventLog, read_events
 from tuner_tui.runtime.exit_cause import ExitWatch, exit_terminal
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.store import RunStore
@@ -50,6 +50,7 @@ class Supervisor:
         if self.stop_asked is None:
             self.stop_asked = time.monotonic()
         self._signal_worker(signal.SIGTERM)
+        self._signal_worker(signal.SIGCONT)        # a stalled (SIGSTOPped) worker wakes to checkpoint and stop
 
     def _signal_worker(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -91,7 +92,8 @@ class Supervisor:
         gone = not self.run_dir.path.is_dir()
         terminal = None if gone else terminal_event(EventLog(self.run_dir.events, offset=events_start).read_new())
         if terminal is None:
-            terminal = exit_terminal(code, watch, self.run_dir, log_start, runtime_s,
+            before = attempts_runtime_s(read_events(self.run_dir.events))   # this attempt wrote no end
+            terminal = exit_terminal(code, watch, self.run_dir, log_start, runtime_s, before,
                                      stop_asked=self.stop_asked is not None,
                                      killed_after_grace=self.killed_after_grace, grace_s=STOP_GRACE_S,
                                      disk_full=disk_full, dir_gone=gone)

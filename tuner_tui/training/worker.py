@@ -26,8 +26,9 @@ from pathlib import Path
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.domain.run_dir import RunDir
-from tuner_tui.domain.runs import fields_from_terminal
+from tuner_tui.domain.runs import attempts_runtime_s, fields_from_terminal
 from tuner_tui.runtime.disk_reserve import release_reserve
+from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.run_lock import boot_id
 from tuner_tui.runtime.store import RunStore
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         terminal = ("failed", {"cause": failure.cause, "message": failure.message,
                                "suggestion": failure.suggestion, "fix": failure.fix,
                                "traceback_tail": failure.traceback_tail[-4000:],
-                               "summary": {"segment_runtime_s": round(time.monotonic() - began, 1)}})
+                               "summary": _failed_summary(paths, round(time.monotonic() - began, 1))})
     kind, fields = terminal
     writer.emit(kind, **fields)
     writer.close()
@@ -107,6 +108,16 @@ def _drop_recreated(run_dir: Path, born: tuple[int, int] | None) -> None:
     paths = RunDir(run_dir)
     if _identity(run_dir) not in (None, born) and not paths.recipe.exists() and not paths.record.exists():
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _failed_summary(paths: RunDir, segment_s: float) -> dict:
+    """A failed attempt's figures: its own runtime and the run's over every attempt (the earlier ones ended
+    with terminal events in the log; this one has not written its own yet)."""
+    try:
+        before = attempts_runtime_s(read_events(paths.events))
+    except OSError:
+        before = 0.0
+    return {"segment_runtime_s": segment_s, "runtime_s": round(before + segment_s, 1)}
 
 
 def _balloon() -> None:
