@@ -38,12 +38,13 @@ def cmd_cockpit(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from textual_serve.server import Server
 
     if args.host not in LOOPBACK:
-        err.print(f"[bold yellow]warning:[/] serving on {args.host}: anyone who can reach port {args.port} can "
-                  "launch, stop and delete runs on this machine. Prefer the default 127.0.0.1 and an SSH "
-                  "tunnel (ssh -L 8000:127.0.0.1:8000 HOST).")
+        err.print(f"[bold yellow]warning:[/] serving on {escape(args.host)}: anyone who can reach port {args.port} "
+                  "can launch, stop and delete runs on this machine. Prefer the default 127.0.0.1 and an SSH "
+                  "tunnel (ssh -L 8000:127.0.0.1:8000 HOST).", markup=True)
     command = " ".join(shlex.quote(p) for p in (sys.executable, "-m", "tuner_tui", "cockpit"))
     out.print(f"serving the cockpit on http://{args.host}:{args.port} (Ctrl-C stops serving; runs go on)")
     Server(command, host=args.host, port=args.port, title="tuner").serve()
