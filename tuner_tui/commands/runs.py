@@ -224,6 +224,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print("stopped following; the run goes on")
         return 0
+    if log.skipped:
+        err.print(f"{log.skipped} invalid line(s) of {path} skipped")
     record = service.store.get(record["id"]) or record
     if args.follow or record["status"] not in ACTIVE:
         out.print(f"run is {record['status']}")

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 
-# ESC followed by: a CSI sequence (ESC [ params final), an OSC/DCS/APC/PM/SOS string up to its terminator
-# (BEL or ESC \, or the end of the text), or any other single character (ESC 7, ESC c: reset...).
-_ESCAPE = r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|.)?"
+# ESC followed by: a CSI sequence (ESC [ params final), an OSC/DCS/APC/PM/SOS string with its terminator
+# (BEL or ESC \), or any other single character (ESC 7, ESC c: reset...). A string without its terminator
+# (Rich drops BEL before we see it) loses only its ESC and opener: the rest stays, as harmless text.
+_ESCAPE = r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)|.)?"
 # C1 CSI/OSC (0x9b, 0x9d) act like ESC [ and ESC ] on some terminals: their strings go too.
-_C1_STRING = r"\x9b[0-?]*[ -/]*[@-~]?|[\x90\x9d\x9e\x9f][^\x07\x1b\x9c]*[\x07\x9c]?"
+_C1_STRING = r"\x9b[0-?]*[ -/]*[@-~]?|[\x90\x9d\x9e\x9f][^\x07\x1b\x9c]*[\x07\x9c]"
 _CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _UNSAFE = re.compile(f"{_ESCAPE}|{_C1_STRING}|{_CONTROL}", re.DOTALL)
 
