@@ -69,6 +69,15 @@ def test_every_hostile_event_line_is_skipped_and_counted(tmp_path):
     assert len(events) == 3 and events.skipped == len(INVALID_LINES)      # blank lines are not counted
 
 
+def test_every_line_a_real_worker_wrote_is_kept():
+    """The recorded runs (real workers on the tiny model and SmolLM2) lose no line to the validation."""
+    logs = sorted((Path(__file__).parent / "fixtures" / "recorded").glob("*/events.jsonl"))
+    assert logs
+    for log in logs:
+        events = read_events(log)
+        assert events.skipped == 0 and len(events) > 10, log
+
+
 def test_a_run_with_hostile_event_lines_keeps_every_reader_working(home, tmp_path):
     """show, logs, ls, export, compare on a run whose log holds the whole corpus: no internal error, the valid
     events still shown, and the readers say how many lines they skipped."""
