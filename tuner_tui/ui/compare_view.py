@@ -64,7 +64,7 @@ class CompareView(VerticalScroll):
                 recipes.append({})
         differences = diff_many(recipes)
         for key, values in differences.items():
-            diff_table.add_row(plain(key), *[plain(_fmt(v)) for v in values])
+            diff_table.add_row(key, *[plain(_fmt(v)) for v in values])     # keys: schema paths
         if not differences:
             diff_table.add_row("(the recipes are identical)", *["" for _ in ids])
         figures = self.query_one("#compare-figures", DataTable)
