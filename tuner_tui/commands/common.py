@@ -8,13 +8,48 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
+from rich.control import Control
+from rich.measure import Measurement
+from rich.segment import Segment
 
 from tuner_tui.domain.problems import Problem, ProblemsFound
+from tuner_tui.domain.terminal_text import printable
 from tuner_tui.runtime.home import Home
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Printable:
+    """A renderable whose text reaches the terminal without control characters: Rich's own codes (styles,
+    cursor moves) are in segment styles and control segments, so only the text is cleaned."""
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        for segment in console.render(self.inner, options):
+            yield segment if segment.control else Segment(printable(segment.text), segment.style)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.inner)
+
+
+class _NoTerminalControl(RenderHook):
+    """Every print through `out`/`err`: names, tags, notes, log lines and messages can hold ESC sequences."""
+
+    def process_renderables(self, renderables: list) -> list:
+        return [r if isinstance(r, Control) else _Printable(r) for r in renderables]
+
+
+def _console(**options) -> Console:
+    """Markup is off by default: user and file text ('[/x]') is never parsed as markup. A print whose text is
+    all ours says `markup=True`, with any user part in `rich.markup.escape`."""
+    console = Console(highlight=False, soft_wrap=True, markup=False, **options)
+    console.push_render_hook(_NoTerminalControl())
+    return console
+
+
+out = _console()
+err = _console(stderr=True)
 
 
 def print_json(document: object) -> None:

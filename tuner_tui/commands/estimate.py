@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from rich.table import Table
+from rich.text import Text
 
 from tuner_tui.commands.common import out, print_json, print_problems
 from tuner_tui.domain.methods import label as method_label
@@ -50,7 +51,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     _print_fit(command, recipe.method.kind, found.gpu, found.gpu_reason, found.estimates, found.fits)
     rec = found.recommendation
     if rec is not None:
-        out.print(f"[bold]Recommendation:[/] {method_label(rec.method)}: {rec.reason}", markup=True)
+        out.print(Text.assemble(("Recommendation:", "bold"), f" {method_label(rec.method)}: {rec.reason}"))
     return 0
 
 
@@ -65,7 +66,7 @@ def _print_table(kind: str, arch, estimates: dict[str, VramEstimate], correction
     for label, keys in ROWS:
         table.add_row(label, *(gib(sum(e.breakdown[k] for k in keys)) for e in estimates.values()))
     table.add_row("trainable params", *(_count(e.trainable_params) for e in estimates.values()))
-    table.add_row("[bold]total[/]", *(f"[bold]{gib(e.total_bytes)}[/]" for e in estimates.values()))
+    table.add_row(Text("total", style="bold"), *(Text(gib(e.total_bytes), style="bold") for e in estimates.values()))
     out.print(table)
     checkpointing = "on" if s.gradient_checkpointing else "off"
     out.print(f"* the recipe's method. Batch {s.batch_size} × {s.seq_len} tokens, gradient checkpointing "

@@ -135,6 +135,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     out.print("  last events:")
     for event in [e for e in events if e["type"] != "memory"][-8:]:
         out.print("    " + describe(event), markup=False, highlight=False)
+    if events.skipped:
+        out.print(f"  {events.skipped} invalid line(s) of {paths.events} skipped")
     return 0
 
 

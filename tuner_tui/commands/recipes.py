@@ -6,6 +6,7 @@ import argparse
 import json
 
 from rich.table import Table
+from rich.text import Text
 
 from tuner_tui.commands.common import out, print_json, print_problems
 from tuner_tui.domain.problems import Problem, ProblemsFound
@@ -31,10 +32,10 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     table.add_column("description", overflow="fold", ratio=1)
     for e in entries:
         model = (e.model or "",) if wide else ()
-        table.add_row(e.name, e.method or "[red]invalid[/]", *model, e.origin,
+        table.add_row(e.name, e.method or Text("invalid", style="red"), *model, e.origin,
                       e.description or ("run `tuner validate " + e.path + "`" if not e.valid else ""))
     out.print(table)
-    out.print("Run one: [bold]tuner run NAME[/]   Check one: [bold]tuner validate PATH[/]")
+    out.print("Run one: [bold]tuner run NAME[/]   Check one: [bold]tuner validate PATH[/]", markup=True)
     return 0
 
 
@@ -48,13 +49,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
             if not args.json:
                 print_problems(problems)
                 r = loaded.recipe
-                out.print(f"[green]ok[/] {ref}: {r.name} ({r.method.kind} on {r.model.source})")
+                out.print(Text.assemble(("ok", "green"), f" {ref}: {r.name} ({r.method.kind} on {r.model.source})"))
         except ProblemsFound as found:
             failed = True
             results.append({"path": ref, "valid": False, "problems": [p.to_dict() for p in found.problems]})
             if not args.json:
                 print_problems(found.problems)
-                out.print(f"[red]invalid[/] {ref}: {len(found.errors)} error(s)")
+                out.print(Text.assemble(("invalid", "red"), f" {ref}: {len(found.errors)} error(s)"))
     if args.json:
         print_json(results)
     return 1 if failed else 0

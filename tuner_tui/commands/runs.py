@@ -109,7 +109,7 @@ def _follow_launched(record: dict, proc: subprocess.Popen, home: Home, args: arg
                                 f" ({record['name']}) · {run_dir}"))
     if args.detach:
         if not args.json:
-            out.print(f"follow: [bold]tuner logs -f {run_id}[/]   stop: [bold]tuner stop {run_id}[/]")
+            out.print(f"follow: [bold]tuner logs -f {run_id}[/]   stop: [bold]tuner stop {run_id}[/]", markup=True)
         return 0
     log = EventLog(RunDir.of(run_dir).events)
     if resume:
@@ -177,7 +177,7 @@ def _progress(state: RunProgress) -> Text:
 def _print_end(record: dict, final: dict | None) -> None:
     status = record["status"]
     color = {"finished": "green", "stopped": "yellow"}.get(status, "red")
-    out.print(f"[{color}]{status}[/] run [bold]{record['id']}[/]")
+    out.print(f"[{color}]{status}[/] run [bold]{record['id']}[/]", markup=True)
     if final is not None:
         out.print(describe(final), markup=False, highlight=False)
     elif record.get("failure"):
@@ -224,6 +224,8 @@ def cmd_logs(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         err.print("stopped following; the run goes on")
         return 0
+    if log.skipped:
+        err.print(f"{log.skipped} invalid line(s) of {path} skipped")
     record = service.store.get(record["id"]) or record
     if args.follow or record["status"] not in ACTIVE:
         out.print(f"run is {record['status']}")

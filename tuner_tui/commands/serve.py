@@ -27,6 +27,8 @@ import sys
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from rich.text import Text
+
 from tuner_tui.commands.common import err, out
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -161,13 +163,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         token = start_token()
     except ServeTokenError as error:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(Text.assemble(("error:", "bold red"), f" {error}"))
         return 2
     if args.host not in LOOPBACK:
-        err.print(f"[bold yellow]warning:[/] serving on {args.host}: anyone who can reach port {args.port} and "
-                  "learns the token can launch, stop and delete runs on this machine, and the token travels "
-                  "unencrypted. Prefer the default 127.0.0.1 and an SSH tunnel "
-                  f"(ssh -L {args.port}:127.0.0.1:{args.port} HOST).")
+        err.print(Text.assemble(("warning:", "bold yellow"), f" serving on {args.host}: anyone who can reach port "
+                                f"{args.port} and learns the token can launch, stop and delete runs on this "
+                                "machine, and the token travels unencrypted. Prefer the default 127.0.0.1 and an "
+                                f"SSH tunnel (ssh -L {args.port}:127.0.0.1:{args.port} HOST)."))
     command = " ".join(shlex.quote(p) for p in (sys.executable, "-m", "tuner_tui", "cockpit"))
     server = guarded_server(command, args.host, args.port, token)
     out.print(f"serving the cockpit on http://{url_host(args.host)}:{args.port}/?token={token}", markup=False)
@@ -176,7 +178,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server.serve()
     except OSError as error:                          # the port is taken, or the address is not this machine's
-        err.print(f"[bold red]error:[/] cannot serve on {args.host}:{args.port}: {error.strerror or error}; "
-                  "choose another --port (or --host)")
+        err.print(Text.assemble(("error:", "bold red"), f" cannot serve on {args.host}:{args.port}: "
+                                f"{error.strerror or error}; choose another --port (or --host)"))
         return 1
     return 0

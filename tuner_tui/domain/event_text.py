@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 from tuner_tui.domain.metrics import METRICS
+from tuner_tui.domain.terminal_text import printable
+
+OTHER_VALUE_CHARS = 200       # an unknown event's values are shown cut (a foreign line can be megabytes)
 
 
 def _num(value: object, fmt: str = ".4g") -> str:
@@ -22,14 +25,20 @@ def human_bytes(n: float | None) -> str:
 
 
 def describe(event: dict) -> str:
+    """One event as a line (or a few): its messages come from files, so no terminal control is left in it."""
     kind = event.get("type", "?")
     clock = time.strftime("%H:%M:%S", time.localtime(event.get("t", 0)))
     text = _TEXT.get(kind, _other)(event)
-    return f"{clock} {kind:<10} {text}"
+    return printable(f"{clock} {kind[:40]:<10} {text}")
 
 
 def _other(e: dict) -> str:
-    return " ".join(f"{k}={v}" for k, v in e.items() if k not in ("v", "t", "type"))
+    return " ".join(f"{k}={_cut(v)}" for k, v in e.items() if k not in ("v", "t", "type"))
+
+
+def _cut(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= OTHER_VALUE_CHARS else text[:OTHER_VALUE_CHARS] + "…"
 
 
 def _started(e: dict) -> str:

@@ -13,6 +13,7 @@ Who writes which fields (one writer per transition, docs/architecture.md):
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -79,9 +80,9 @@ def new_record(run_id: str, run_dir: str, **fields: Any) -> RunRecord:
 def fields_from_terminal(event: dict) -> dict:
     """The store fields a terminal event implies; the worker, the supervisor and reconciliation all use this."""
     status = {"finished": "finished", "stopped": "stopped", "failed": "failed", "crashed": "crashed"}[event["type"]]
-    summary: dict = event["summary"] if isinstance(event.get("summary"), dict) else {}
-    fields: dict = {"status": status, "ended": event.get("t") if isinstance(event.get("t"), (int, float)) else
-                    time.time()}
+    summary = _plain_figures(event.get("summary"))
+    ended = event.get("t")
+    fields: dict = {"status": status, "ended": ended if _finite(ended) else time.time()}
     if summary.get("steps") is not None or status == "finished":   # a supervisor's event knows no figures
         fields["final"] = summary
     if "peak_memory" in summary:
@@ -89,10 +90,25 @@ def fields_from_terminal(event: dict) -> dict:
     if isinstance(summary.get("runtime_s"), (int, float)):
         fields["runtime_s"] = summary["runtime_s"]      # every attempt's training time, however it ended
     if status in ("failed", "crashed"):
-        fields["failure"] = {k: event.get(k) for k in ("cause", "message", "suggestion", "fix")}
+        failure = {k: event.get(k) if isinstance(event.get(k), str) else None for k in ("cause", "message",
+                                                                                          "suggestion")}
+        fields["failure"] = {**failure, "fix": event["fix"] if isinstance(event.get("fix"), dict) else None}
     else:
         fields["failure"] = None
     return fields
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _plain_figures(summary: object) -> dict:
+    """A summary's scalar figures (numbers, text, null): what the index keeps as `final`. Event lines are
+    checked by `domain/events.decode`; this keeps anything else (a hand-made event) out of the index too."""
+    if not isinstance(summary, dict):
+        return {}
+    return {str(k): v for k, v in summary.items()
+            if v is None or isinstance(v, (str, bool)) or _finite(v)}
 
 
 def child_name(parent_name: str, taken: set[str]) -> str:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -91,25 +94,119 @@ class ChatTemplate:
     eos_token: str = ""
 
     def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
-        return _compiled(self.template).render(
-            messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token,
-            eos_token=self.eos_token)
+        """The rendered text, bounded: TemplateLimit past RENDER_TIME_S or RENDER_MAX_CHARS (a template is
+        code from a model repository or a recipe; nested `range(100000)` loops would spin for hours)."""
+        with _budget():
+            chunks, size = [], 0
+            for chunk in _compiled(self.template).generate(
+                    messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token,
+                    eos_token=self.eos_token):
+                size += len(chunk)
+                if size > RENDER_MAX_CHARS:
+                    raise TemplateLimit(f"the chat template's output passed {RENDER_MAX_CHARS:,} characters "
+                                        "for one row")
+                _tick()
+                chunks.append(chunk)
+            return "".join(chunks)
+
+
+# A chat template renders one row in well under a millisecond and a few KB; these bounds are 1,000 times that.
+RENDER_TIME_S = 2.0
+RENDER_MAX_CHARS = 1_000_000
+_BOUND = threading.local()              # the deadline of the render running in this thread (cockpit: a worker)
+
+
+class TemplateLimit(ValueError):
+    """A chat template went past a bound while rendering (time or output size)."""
+
+
+@contextmanager
+def _budget():
+    _BOUND.deadline = time.monotonic() + RENDER_TIME_S
+    try:
+        yield
+    finally:
+        _BOUND.deadline = None
+
+
+def _tick() -> None:
+    deadline = getattr(_BOUND, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TemplateLimit(f"the chat template ran past {RENDER_TIME_S:g} s for one row")
+
+
+def _bounded_range(*args: int) -> Any:
+    """`range` for templates: the sandbox caps each range at 100,000 items, not their nesting."""
+    for value in range(*args):
+        _tick()
+        yield value
 
 
 @lru_cache(maxsize=8)
 def _compiled(template: str) -> Any:
-    """The template compiled the way transformers compiles it (sandboxed, trim_blocks, lstrip_blocks)."""
+    """The template compiled the way transformers compiles it (sandboxed, trim_blocks, lstrip_blocks), with
+    the clock checked at every range step, call, attribute and item lookup, and `*`/`+` refused past the
+    output cap before they allocate."""
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     def raise_exception(message: str) -> None:
         raise ValueError(message)
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
-                                        extensions=["jinja2.ext.loopcontrols"])
+    class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset(["*", "+", "**"])
+
+        def call(self, __context, __obj, *args, **kwargs):          # noqa: N807 - jinja's signature
+            _tick()
+            return super().call(__context, __obj, *args, **kwargs)
+
+        def getattr(self, obj, attribute):
+            _tick()
+            return super().getattr(obj, attribute)
+
+        def getitem(self, obj, argument):
+            _tick()
+            return super().getitem(obj, argument)
+
+        def call_binop(self, context, operator, left, right):
+            _check_binop(operator, left, right)
+            return super().call_binop(context, operator, left, right)
+
+    env = BoundedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.filters["tojson"] = lambda value, indent=None, **_: json.dumps(value, ensure_ascii=False, indent=indent)
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    env.globals["range"] = _bounded_range
+    env.globals["namespace"] = _bounded_namespace()
     return env.from_string(template)
+
+
+def _bounded_namespace() -> type:
+    """`namespace()` whose values are size-checked when set: `{% set ns.s = ns.s ~ ns.s %}` in a loop doubles
+    a string each step (a GB in 30 steps), and `~` has no hook of its own."""
+    from jinja2.utils import Namespace
+
+    class BoundedNamespace(Namespace):
+        def __setitem__(self, name: str, value: Any) -> None:
+            _tick()
+            if isinstance(value, (str, list, tuple, dict)) and len(value) > RENDER_MAX_CHARS:
+                raise TemplateLimit(f"the chat template builds a value past {RENDER_MAX_CHARS:,} items")
+            super().__setitem__(name, value)
+
+    return BoundedNamespace
+
+
+def _check_binop(operator: str, left: object, right: object) -> None:
+    """`"x" * 10**9` or `[0] * 10**9` would allocate before any output is counted; huge powers hang."""
+    _tick()
+    sized = [v for v in (left, right) if isinstance(v, (str, list, tuple))]
+    if operator == "*" and sized:
+        times = right if sized[0] is left else left
+        if isinstance(times, int) and len(sized[0]) * times > RENDER_MAX_CHARS:
+            raise TemplateLimit(f"the chat template builds a value past {RENDER_MAX_CHARS:,} items")
+    elif operator == "+" and len(sized) == 2 and len(left) + len(right) > RENDER_MAX_CHARS:   # type: ignore
+        raise TemplateLimit(f"the chat template builds a value past {RENDER_MAX_CHARS:,} items")
+    elif operator == "**" and isinstance(right, int) and right > 1000 and left not in (0, 1, -1):
+        raise TemplateLimit("the chat template raises a number to a power past 1,000")
 
 
 def load_chat_template(model_source: str, base_dir: Path | None, home_models_dir: Path,
@@ -152,6 +249,8 @@ def render_messages(messages: list[dict], template: ChatTemplate | None,
     if template is not None:
         try:
             return template.render(messages, add_generation_prompt)
+        except TemplateLimit:
+            raise                       # pre-flight refuses the recipe, naming data.chat_template
         except Exception:  # noqa: BLE001 - a template that fails here fails in the worker too, louder
             pass
     return chatml(messages, add_generation_prompt)

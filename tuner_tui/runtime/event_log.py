@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tuner_tui.domain.events import decode
+from tuner_tui.domain.events import Events, decode
 
 
 class EventLog:
@@ -15,33 +15,39 @@ class EventLog:
         self.path = path
         self.offset = offset
         self._partial = b""
+        self.skipped = 0                     # whole non-blank lines `decode` refused (torn, foreign, invalid)
 
     @property
     def complete_offset(self) -> int:
         """Where the last whole line ends: a torn last line is not covered yet (a cache stops here)."""
         return self.offset - len(self._partial)
 
-    def read_new(self) -> list[dict]:
-        """Events appended since the last call (all of them on the first call)."""
+    def read_new(self) -> Events:
+        """Events appended since the last call (all of them on the first call); `.skipped` on the result
+        counts this call's invalid lines, `self.skipped` all of them so far."""
         try:
             with open(self.path, "rb") as fh:
                 fh.seek(self.offset)
                 chunk = fh.read()
         except FileNotFoundError:
-            return []
+            return Events()
         if not chunk:
-            return []
+            return Events()
         self.offset += len(chunk)
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()          # b"" when the chunk ended on a newline
-        events = []
+        events = Events()
         for line in lines:
             event = decode(line)
             if event is not None:
                 events.append(event)
+            elif line.strip():
+                events.skipped += 1
+        self.skipped += events.skipped
         return events
 
 
-def read_events(path: Path) -> list[dict]:
+def read_events(path: Path) -> Events:
+    """Every valid event of a log; `.skipped` says how many lines were not (for "N lines skipped")."""
     return EventLog(path).read_new()

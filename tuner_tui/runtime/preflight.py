@@ -8,6 +8,8 @@ the cheapest change that fits (unless forced) instead of failing an hour in."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,13 @@ from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.model_sources import check_source
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import LoadedRecipe
-from tuner_tui.domain.token_counts import load_chat_template, load_token_counter
+from tuner_tui.domain.token_counts import (
+    RENDER_MAX_CHARS,
+    RENDER_TIME_S,
+    TemplateLimit,
+    load_chat_template,
+    load_token_counter,
+)
 from tuner_tui.runtime.home import Home
 
 FEW_ROWS = 100
@@ -68,7 +76,11 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
     if data.rows <= EXACT_COUNT_ROWS:
         counter = load_token_counter(recipe.model.source, loaded.base_dir, home.models_dir,
                                      revision=recipe.model.revision)
-    lints = lint_data(data, recipe.data, tokenizer_count=counter, chat_template=template)
+    try:
+        lints = lint_data(data, recipe.data, tokenizer_count=counter, chat_template=template)
+        checked.samples = format_samples(data, 2, chat_template=template)
+    except TemplateLimit as limit:
+        raise ProblemsFound([_template_problem(loaded, name, limit)]) from None
     # The lints name the lines of empty answers; the reader's bare count would say the same thing twice.
     repeats = "empty answer" if any("empty answer" in p.message for p in lints) else None
     checked.warnings += [p for p in data.warnings if not (repeats and repeats in p.message)] + lints
@@ -78,7 +90,23 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
     if not data.eval_index:
         checked.warnings.append(Problem(name, "no held-out rows (data.val_split: 0): no eval loss, no "
                                         "overfitting watch", key="data.val_split", severity="warning"))
-    checked.samples = format_samples(data, 2, chat_template=template)
+
+
+def _template_problem(loaded: LoadedRecipe, name: str, limit: TemplateLimit) -> Problem:
+    """The bound a chat template passed, at the recipe's data.chat_template line (or the model's template)."""
+    if not loaded.recipe.data.chat_template:
+        return Problem(name, f"{limit} (the model's own chat template)", key="model.source",
+                       hint="set data.chat_template (e.g. chatml) to use another one")
+    line = None
+    if loaded.path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            text = loaded.path.read_text(encoding="utf-8")
+            found = re.search(r"^[ \t{]*chat_template\s*:", text, re.MULTILINE) or \
+                re.search(r"chat_template\s*:", text)
+            line = text.count("\n", 0, found.start()) + 1 if found else None
+    return Problem(name, str(limit), key="data.chat_template", line=line,
+                   hint=f"a template renders a row in milliseconds; the bounds are {RENDER_TIME_S:g} s and "
+                   f"{RENDER_MAX_CHARS:,} characters a row: simplify its loops, or use a named one (chatml)")
 
 
 def _memory_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:

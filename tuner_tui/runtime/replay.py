@@ -41,7 +41,7 @@ def replay(source: Path, run_dir: Path, rate: float = 10.0, stop_after: int | No
     the source's terminal type, "stopped" (stop was set: a `stopped` event was written) or "ended" (then the
     supervisor reports that it ended without a final event)."""
     stop = stop or threading.Event()
-    events = read_events(source)
+    events: list[dict] = read_events(source)
     if stop_after is not None:
         events = events[:stop_after]
     interval = 1.0 / rate if rate > 0 else 0.0

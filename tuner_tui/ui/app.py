@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import ContentSwitcher
 
 from tuner_tui.domain.run_dir import RunDir
+from tuner_tui.domain.terminal_text import printable
 from tuner_tui.runtime.follower import RunFollower
 from tuner_tui.runtime.home import Home
 from tuner_tui.ui.activity_bar import ActivityBar
@@ -108,6 +109,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
         return explorer
 
     # ------------------------------------------------------------------------------------------ layout
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification is plain text (run names, paths and error messages are in them), with no
+        terminal control: markup is off unless a caller asks for it."""
+        super().notify(printable(message), title=printable(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="workbench"):

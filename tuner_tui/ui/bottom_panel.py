@@ -17,6 +17,7 @@ from textual.widgets import Log, OptionList, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from tuner_tui.domain.event_text import describe
+from tuner_tui.domain.terminal_text import printable
 
 LOG_TAIL_BYTES = 64 * 1024         # on opening a run: its last 64 KiB of worker.log, then follow
 
@@ -62,10 +63,10 @@ class BottomPanel(Vertical):
         for i, p in enumerate(problems):
             style = "bold red" if p.severity == "error" else "yellow"
             where = f"{Path(p.file).name}:{p.line}" if p.line else Path(p.file).name
-            text = Text.assemble(("✖ " if p.severity == "error" else "⚠ ", style), (where, "bold"), " ",
-                                 (f"{p.key}: " if p.key else "", "cyan"), p.message,
-                                 f" (expected {p.expected})" if p.expected else "",
-                                 (f". {p.hint}" if p.hint else "", "italic"))
+            text = Text.assemble(("✖ " if p.severity == "error" else "⚠ ", style), (printable(where), "bold"), " ",
+                                 (printable(f"{p.key}: ") if p.key else "", "cyan"), printable(p.message),
+                                 printable(f" (expected {p.expected})") if p.expected else "",
+                                 (printable(f". {p.hint}") if p.hint else "", "italic"))
             listing.add_option(Option(text, id=f"{i}:{p.line or 0}:{p.column or 1}"))
         label = f"Problems ({len(problems)})" if problems else "Problems"
         self.query_one(TabbedContent).get_tab("tab-problems").label = label

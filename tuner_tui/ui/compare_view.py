@@ -6,6 +6,7 @@ recipes are diffed."""
 from __future__ import annotations
 
 import yaml
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -18,6 +19,7 @@ from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.runtime.series_cache import RunSeries
 from tuner_tui.ui.charts import CHART_POINTS, Chart
+from tuner_tui.ui.plain_text import plain
 
 FIGURES = (*(key for key, _ in FINAL_FIGURES), "peak_memory")
 COMPARED = tuple(m for m in METRICS if m.compared)
@@ -42,7 +44,7 @@ class CompareView(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         names = ", ".join(f"{r['id']} {r['name']}" for r in self.records)
-        yield Static(f"[b]Compare[/b] {names}")
+        yield Static(Text.assemble(("Compare", "bold"), " ", plain(names)))
         yield Static("[b]Recipe differences[/b]")          # what changed first, then what it did
         yield DataTable(id="compare-diff", cursor_type="row")
         for m in COMPARED:
@@ -62,7 +64,7 @@ class CompareView(VerticalScroll):
                 recipes.append({})
         differences = diff_many(recipes)
         for key, values in differences.items():
-            diff_table.add_row(key, *[_fmt(v) for v in values])
+            diff_table.add_row(key, *[plain(_fmt(v)) for v in values])     # keys: schema paths
         if not differences:
             diff_table.add_row("(the recipes are identical)", *["" for _ in ids])
         figures = self.query_one("#compare-figures", DataTable)

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from tuner_tui.ui.plain_text import plain
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("y", "confirm", "Yes")]
@@ -18,7 +20,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question)
+            yield Static(plain(self.question))
             yield Static("[dim]y confirms · Escape cancels[/dim]")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -46,7 +48,7 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.title_text)
+            yield Static(plain(self.title_text))
             yield Input(value=self.value, placeholder=self.placeholder)
             yield Static("[dim]Enter saves · Escape cancels[/dim]")
 

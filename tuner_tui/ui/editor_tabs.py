@@ -18,6 +18,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tuner_tui.domain.terminal_text import printable
+
 CLOSE = "×"
 
 
@@ -99,7 +101,7 @@ class EditorTabs(Vertical):
         self.strip = TabStrip()
         assert first.id is not None, "the first tab's content carries its tab id"
         self._first = first
-        self._titles = {first.id: title}
+        self._titles = {first.id: printable(title)}     # titles hold run names
         self._active: str | None = first.id
         self.strip.set_tabs(self._titles)
         self.strip.active = self._active
@@ -147,14 +149,14 @@ class EditorTabs(Vertical):
 
     def add_pane(self, title: str, pane: Widget):
         """Mount `pane` (a widget with the tab's id; hidden until made active); returns the mount's awaitable."""
-        self._titles[pane.id] = title                         # type: ignore[index]
+        self._titles[pane.id] = printable(title)                         # type: ignore[index]
         self.strip.set_tabs(self._titles)
         pane.display = False
         return self.mount(pane)
 
     def set_label(self, pane_id: str, label: str) -> None:
         if pane_id in self._titles:
-            self._titles[pane_id] = label
+            self._titles[pane_id] = printable(label)
             self.strip.set_tabs(self._titles)
 
     async def remove_pane(self, pane_id: str) -> None:

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.domain.terminal_text import printable
 from tuner_tui.ui.repaint import show
 
 HISTORY = 60          # samples kept for the sparkline (a minute at 1 Hz)
@@ -113,7 +114,7 @@ class GpuPanel(Vertical):
         for gpu in report.gpus:
             for proc in gpu.processes or []:
                 run_id = getattr(proc, "run_id", None)
-                label = f"run {run_id}" if run_id else (proc.name or "?")
+                label = f"run {run_id}" if run_id else printable(proc.name or "?")   # any user's process
                 text.append(f"{gpu.index} {proc.pid:>7} {human_bytes(proc.used_memory):>9} ")
                 text.append(f"{label}\n", style="bold green" if run_id else "")
         if not text:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from tuner_tui.domain.event_text import human_bytes
+from tuner_tui.ui.plain_text import plain
 
 
 def estimate_table(estimate: dict | None, method: str) -> Table | Text:
@@ -45,16 +46,16 @@ class PreflightScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         warnings = Text()
         for p in self.checked.warnings:
-            warnings.append(f"⚠ {p.format()}\n", style="yellow")
+            warnings.append_text(plain(f"⚠ {p.format()}\n", style="yellow"))
         rows = self.checked.data.rows if self.checked.data is not None else None
-        parts: list[RenderableType] = [Text(f"Pre-flight: {self.recipe_name} ({self.method})", style="bold"),
+        parts: list[RenderableType] = [plain(f"Pre-flight: {self.recipe_name} ({self.method})", style="bold"),
                  Text(f"{rows} rows of data" if rows is not None else "data: loaded by the worker (hub or folder)"),
                  estimate_table(self.estimate, self.method)]
         if self.fit:
             parts.append(Text(self.fit, style="bold"))
         parts.append(warnings if warnings else Text("✔ no data warnings", style="green"))
         for i, sample in enumerate(self.samples[:2], start=1):
-            parts.append(Panel(sample[:1500], title=f"sample {i}, as the model sees it", title_align="left"))
+            parts.append(Panel(plain(sample[:1500]), title=f"sample {i}, as the model sees it", title_align="left"))
         with Vertical(classes="dialog"):
             with VerticalScroll():
                 yield Static(Group(*parts))

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TextArea
+
+from tuner_tui.ui.plain_text import plain
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -60,13 +63,13 @@ class RecipeEditor(Vertical):
             return f"{self.parent_run['name']}-edit"
         return self.path.stem if self.path else "new-recipe"
 
-    def _header(self) -> str:
+    def _header(self) -> Text:
         where = f"re-launch of run {self.parent_run['id']} (F5 launches it as a child run)" if self.parent_run else (
             str(self.path) if self.path else "unsaved")
         state = " ● modified" if self.dirty else ""
         count = len([p for p in self.problems if p.severity == "error"])
         problems = f"  ✖ {count} error(s)" if count else ("  ✔ valid" if self.loaded is not None else "")
-        return f"{self.origin}: {where}{state}{problems}"
+        return plain(f"{self.origin}: {where}{state}{problems}")     # a path, never markup
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         if event.text_area.text == self.text:

@@ -14,7 +14,9 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, Tree
 
+from tuner_tui.domain.terminal_text import printable
 from tuner_tui.ui.after_first_frame import AfterFirstFrame
+from tuner_tui.ui.plain_text import plain
 
 if TYPE_CHECKING:
     from tuner_tui.runtime.recipe_catalog import RecipeEntry
@@ -61,7 +63,7 @@ class RecipesExplorer(Vertical):
                 group.add_leaf(Text("(none yet: save a recipe with Ctrl+S)", style="dim"))
             for entry in mine:
                 mark = "" if entry.valid else " ⚠"
-                node = group.add_leaf(f"{entry.name}{mark}", data=entry)
+                node = group.add_leaf(plain(f"{entry.name}{mark}"), data=entry)
                 if entry.name == select and wanted is None:
                     wanted = node
         if wanted is not None:
@@ -87,12 +89,12 @@ class RecipesExplorer(Vertical):
     def _preview(self, entry) -> None:
         preview = self.query_one("#recipe-preview", Static)
         if not entry.valid:
-            preview.update(Text(f"{entry.name}: has errors — open it (Enter) to see them", style="bold red"))
+            preview.update(plain(f"{entry.name}: has errors — open it (Enter) to see them", style="bold red"))
             return
         text = Text()
-        text.append(f"{entry.name}", style="bold")
-        text.append(f"  {entry.method} · {entry.origin}\n")
-        text.append(f"{entry.model}\n", style="italic")
+        text.append(printable(entry.name), style="bold")
+        text.append(printable(f"  {entry.method} · {entry.origin}\n"))
+        text.append(printable(f"{entry.model}\n"), style="italic")
         if entry.description:
-            text.append(entry.description.strip().split("\n")[0][:200])
+            text.append(printable(entry.description.strip().split("\n")[0][:200]))
         preview.update(text)

@@ -19,9 +19,11 @@ from tuner_tui.domain.metrics import CHARTS, FINAL_FIGURES, HEADLINE, on_chart
 from tuner_tui.domain.progress_text import duration_text
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
+from tuner_tui.domain.terminal_text import printable
 from tuner_tui.runtime.log_tail import tail_lines
 from tuner_tui.ui.charts import CHART_POINTS, Chart, vram_lines
 from tuner_tui.ui.cockpit_host import cockpit
+from tuner_tui.ui.plain_text import plain
 from tuner_tui.ui.repaint import show
 from tuner_tui.ui.run_icons import record_status_text
 
@@ -142,11 +144,11 @@ class RunDashboard(VerticalScroll):
     def _header(self) -> Text:
         r, p = self.record, self.progress
         text = Text()
-        text.append(f"{r.get('name')} ", style="bold")
+        text.append(printable(f"{r.get('name')} "), style="bold")
         text.append(f"{r['id']}  ", style="dim")
         text.append_text(record_status_text(r, with_word=True))
         what = " · ".join(str(v) for v in (r.get("method"), r.get("model")) if v)
-        text.append(f"  {what}\n" if what else "\n")
+        text.append(printable(f"  {what}\n" if what else "\n"))
         total = p.total_steps or (r.get("final") or {}).get("steps")
         text.append(f"step {p.step}/{total or '?'}")
         if p.epoch is not None:
@@ -169,17 +171,17 @@ class RunDashboard(VerticalScroll):
             more = f" (+{len(p.warnings) - 1} more in Events)" if len(p.warnings) > 1 else ""
             line = f"⚠ {last.get('kind')}: {last.get('message')}{more}"
             width = max(20, self.size.width - 4)
-            text.append("\n" + (line if len(line) <= width else line[: width - 1] + "…"), style="yellow")
+            text.append(printable("\n" + (line if len(line) <= width else line[: width - 1] + "…")), style="yellow")
         return text
 
-    def _edits(self) -> str:
+    def _edits(self) -> Text | str:
         edits = self.record.get("edits") or {}
         if not self.record.get("parent_id"):
             return ""
         changed = ", ".join(f"{k}: {old} → {new}" for k, (old, new) in edits.items()) or "no changes"
-        return f"re-launch of {self.record['parent_id']}: {changed}"
+        return plain(f"re-launch of {self.record['parent_id']}: {changed}")
 
-    def _failure_text(self) -> str:
+    def _failure_text(self) -> Text | str:
         failure = self.record.get("failure")
         if not failure or self.record.get("status") not in ("failed", "crashed"):
             return ""
@@ -192,7 +194,7 @@ class RunDashboard(VerticalScroll):
         if tail:
             lines.append("last lines of worker.log:")
             lines += [f"  {line}" for line in tail]
-        return "\n".join(lines)
+        return plain("\n".join(lines))
 
     def _summary(self) -> Text:
         """Label/value lines as plain text (a rich Table would be measured again on every change)."""

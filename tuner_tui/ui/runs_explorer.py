@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -16,6 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from tuner_tui.domain.run_query import RunFilter, RunSearch
+from tuner_tui.ui.plain_text import plain
 from tuner_tui.ui.run_icons import record_status_text
 
 if TYPE_CHECKING:
@@ -79,9 +79,9 @@ class RunsExplorer(Vertical):
         table.clear()
         for r in shown[:MAX_ROWS]:
             best = (r.get("final") or {}).get("best_eval_loss")
-            name = Text(("◆" if r["id"] in self.marked else "") + (r.get("name") or ""))
+            name = plain(("◆" if r["id"] in self.marked else "") + str(r.get("name") or ""))
             for tag in r.get("tags") or []:                   # tags ride with the name: the side bar is narrow
-                name.append(f" #{tag}", style="cyan")
+                name.append_text(plain(f" #{tag}", style="cyan"))
             table.add_row(record_status_text(r), r["id"], name,
                           f"{best:.3f}" if isinstance(best, (int, float)) else "", key=r["id"])
         if shown:

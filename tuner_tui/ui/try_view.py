@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static
 
 from tuner_tui.runtime.run_actions import try_argv
+from tuner_tui.ui.plain_text import plain
 
 TRY_TIMEOUT_S = 900
 
@@ -24,7 +26,8 @@ class TryView(Vertical):
         self.record = record
 
     def compose(self) -> ComposeResult:
-        yield Static(f"[b]Try[/b] run {self.record['id']} ({self.record['name']}): base vs tuned")
+        yield Static(Text.assemble(("Try", "bold"),
+                                   plain(f" run {self.record['id']} ({self.record['name']}): base vs tuned")))
         yield Input(placeholder="a prompt, then Enter (e.g. What is the capital of France?)", id="try-prompt")
         yield Static("", id="try-status")
         with Horizontal(id="try-answers"):
@@ -63,8 +66,8 @@ class TryView(Vertical):
     def _show(self, answers: dict | None, error: str) -> None:
         status = self.query_one("#try-status", Static)
         if answers is None:
-            status.update(f"[red]✖ {error}[/red]")
+            status.update(plain(f"✖ {error}", style="red"))
             return
         status.update("done: the same prompt, greedy decoding, both models")
-        self.query_one("#try-base", Static).update(answers.get("base", ""))
-        self.query_one("#try-tuned", Static).update(answers.get("tuned", ""))
+        self.query_one("#try-base", Static).update(plain(answers.get("base", "")))
+        self.query_one("#try-tuned", Static).update(plain(answers.get("tuned", "")))
