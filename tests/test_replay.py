@@ -62,7 +62,8 @@ def test_a_held_replay_stays_running_and_stop_writes_stopped(home, tmp_path):
     assert reconcile(store.get(record["id"]), store)["status"] == "running"
     assert is_alive(record)
     workers = GpuSampler(home=home).sample().workers                  # the GPU panel's worker list sees it
-    assert [w.run_id for w in workers] == [record["id"]] and workers[0].pid == proc.pid
+    assert [w.run_id for w in workers] == [record["id"]] and proc.pid in workers[0].pids
+    assert workers[0].pid == store.get(record["id"])["worker_pid"]       # the worker shown, not its supervisor
     ended = stop(store.get(record["id"]), home, grace_s=10)
     assert ended["status"] == "stopped"
     assert events_of(record)[-1]["type"] == "stopped"

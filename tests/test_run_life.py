@@ -281,3 +281,47 @@ def test_the_lifecycle_has_one_writer_per_transition(home, tmp_path):
     assert launcher.is_alive(stored)
     RunService(home).stop(stored, grace_s=10)
     assert RunStore(home).get(record["id"])["status"] == "stopped"
+
+
+# ------------------------------------------------------------------------------------------ review fixes
+
+def test_a_stop_in_the_supervisors_first_moments_ends_stopped_not_crashed(home, tmp_path):
+    source = write_recording(tmp_path / "rec", steps=50)
+    record, proc = start_replay(home, source, name="hasty", rate=100, stop_after=3, hold=True)
+    os.kill(proc.pid, signal.SIGTERM)                  # before it has even imported what it needs
+    assert proc.wait(30) == 0
+    ended = RunService(home).reconcile(RunStore(home).get(record["id"]))
+    assert ended["status"] == "stopped", ended
+
+
+def test_a_process_the_worker_leaves_behind_does_not_keep_the_run_alive(home):
+    """A dataset script's `os.system("... &")` inherits what the worker does not protect; the worker makes
+    its copy of the run lock non-inheritable, so the run ends when the worker does."""
+    run_dir = RunDir(home.run_dir("leak0001"))
+    run_dir.path.mkdir(parents=True)
+    fd = launcher_lock = __import__("tuner_tui.runtime.run_lock", fromlist=["take"]).take(run_dir)
+    child = ("import os, sys; from tuner_tui.domain.run_dir import RunDir; from tuner_tui.runtime.run_lock import "
+             "keep_private; keep_private(RunDir.of(sys.argv[1])); os.system('sleep 30 &')")
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", child, str(run_dir.path)], pass_fds=(fd,), cwd=REPO,
+                                env={**os.environ, "TUNER_RUN_LOCK_FD": str(fd)})
+    finally:
+        os.close(launcher_lock)
+    assert proc.wait(30) == 0
+    from tuner_tui.runtime.run_lock import held
+
+    assert not held(run_dir)                              # the sleeping grandchild holds nothing
+    subprocess.run(["pkill", "-f", "sleep 30"], check=False)
+
+
+def test_a_resumed_run_that_vanishes_while_loading_is_crashed_not_its_earlier_stop(home):
+    run_dir = RunDir(home.run_dir("resu0001"))
+    run_dir.path.mkdir(parents=True)
+    stopped = {"v": 1, "t": time.time(), "type": "stopped", "step": 10, "checkpoint": None, "summary": {"steps": 10}}
+    run_dir.events.write_text(json.dumps(stopped) + "\n" + json.dumps({"v": 1, "t": time.time(), "type": "phase",
+                                                                         "phase": "loading"}) + "\n")
+    offset = len(json.dumps(stopped)) + 1
+    RunStore(home).create(dict(new_record("resu0001", str(run_dir.path), status="queued", attempts=2,
+                                          attempt_offset=offset)))
+    settled = RunService(home).reconcile(RunStore(home).get("resu0001"))
+    assert settled["status"] == "crashed"

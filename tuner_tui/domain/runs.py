@@ -50,6 +50,7 @@ class RunRecord(TypedDict, total=False):
     run_dir: str
     trust_remote_code: bool
     attempts: int
+    attempt_offset: int                 # where the latest attempt's events begin in events.jsonl
     runtime_s: float | None             # training time over every attempt (monotonic segments added up)
     replay_of: str | None               # a replayed recording (runtime/replay.py): its events.jsonl
 

@@ -5,6 +5,7 @@ so any number of readers (the UI, `tuner logs -f`, another SSH session) can foll
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tuner_tui.domain.events import Events, decode
@@ -46,6 +47,17 @@ class EventLog:
                 events.skipped += 1
         self.skipped += events.skipped
         return events
+
+
+def append_event(path: Path, line: str) -> None:
+    """Append one encoded event as its own line (after a torn last line too), flushed and fsynced: for the
+    rare writers other than the worker (the supervisor, reconciliation), whose event must survive."""
+    with open(path, "a+b") as fh:
+        fh.seek(0, 2)
+        torn = fh.tell() > 0 and (fh.seek(-1, 2), fh.read(1))[1] != b"\n"
+        fh.write((b"\n" if torn else b"") + line.encode("utf-8") + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def read_events(path: Path) -> Events:

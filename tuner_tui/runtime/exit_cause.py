@@ -71,11 +71,12 @@ class ExitWatch:
             self.peak_used_percent = max(self.peak_used_percent, psutil.virtual_memory().percent)
 
     def oom_killed(self) -> bool:
-        for before, now in ((self.cgroup_before, oom_kills(self.counter_file)),
-                            (self.global_before, oom_kills(VMSTAT))):
-            if before is not None and now is not None and now > before:
-                return True
-        return False
+        """The cgroup's counter where there is one (the machine-wide one would count strangers' kills too)."""
+        if self.cgroup_before is not None:
+            now = oom_kills(self.counter_file)
+            return now is not None and now > self.cgroup_before
+        now = oom_kills(VMSTAT)
+        return self.global_before is not None and now is not None and now > self.global_before
 
 
 def exit_terminal(code: int, watch: ExitWatch, run_dir: RunDir, log_start: int, runtime_s: float,
@@ -93,10 +94,11 @@ def exit_terminal(code: int, watch: ExitWatch, run_dir: RunDir, log_start: int, 
     if killed_after_grace or (stop_asked and code == -signal.SIGKILL):
         return make_event("failed", cause="killed", message=f"did not stop within {grace_s:.0f} s of the stop; "
                           "killed", suggestion=later, exit=exit_info, by="supervisor", summary=summary)
-    if stop_asked and code in (0, -signal.SIGTERM):
+    if stop_asked:                 # whatever the exit code: accelerate exits 1 when its ranks got the SIGTERM
         return make_event("stopped", step=None, checkpoint=None, by="supervisor", exit=exit_info,
-                          message="stopped before the worker could save a checkpoint", summary=summary)
-    if code == -signal.SIGKILL and watch.oom_killed():
+                          message="the worker ended on the stop without its final event", suggestion=later,
+                          summary=summary)
+    if code != 0 and watch.oom_killed():         # a killed rank makes accelerate exit 1, not -9
         fix = _oom_fix(run_dir)
         from tuner_tui.domain.failure_fixes import as_sets
 

@@ -28,10 +28,11 @@ from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import run_lock
 from tuner_tui.runtime.disk_reserve import make_reserve
-from tuner_tui.runtime.event_log import read_events
+from tuner_tui.runtime.event_log import EventLog, append_event
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.run_lock import LOCK_FD_ENV
 from tuner_tui.runtime.store import IndexUnwritable, RunStore
-from tuner_tui.runtime.supervisor import LOCK_FD_ENV, STOP_GRACE_S
+from tuner_tui.runtime.supervisor import STOP_GRACE_S
 
 STOP_MARGIN_S = 15.0       # after the grace: the supervisor's own kill and its terminal event
 
@@ -76,14 +77,24 @@ def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subproc
     try:
         # `queued` is written before the supervisor exists: once it runs, its worker may write `running` (or
         # even its end) before this process is scheduled again, and nothing here may overwrite that.
+        # `attempt_offset`: where this attempt's events begin; a reader never takes an earlier attempt's end
+        # for this one's (a resumed run that dies while loading has only the previous `stopped` in its log).
+        offset = run_dir.events.stat().st_size if run_dir.events.exists() else 0
         store.change(record["id"], lambda r: {**r, "status": "queued", "pid": None, "host": socket.gethostname(),
                                               "launched": time.time(), "ended": None, "failure": None,
-                                              "attempts": int(r.get("attempts") or 0) + 1})
+                                              "attempts": int(r.get("attempts") or 0) + 1,
+                                              "attempt_offset": offset})
         with open(run_dir.log, "ab") as log:
             os.chmod(run_dir.log, 0o600)
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True, pass_fds=(lock_fd,),
-                                    cwd=run_dir.path, env=env)
+            # The child inherits this thread's signal mask: SIGTERM blocked until the supervisor has its
+            # handler, so a stop in its first ~0.3 s waits for it rather than killing it (a `crashed` run).
+            before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            try:
+                proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, close_fds=True, pass_fds=(lock_fd,),
+                                        cwd=run_dir.path, env=env)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, before)
     finally:
         os.close(lock_fd)                # the supervisor holds the lock now (or, if it failed to start, no one)
     store.change(record["id"], lambda r: {**r, "pid": proc.pid})
@@ -92,10 +103,14 @@ def launch(record: dict, home: Home, worker: list[str], lock_fd: int) -> subproc
 
 # ------------------------------------------------------------------------------------------ liveness
 
+def on_this_host(record: dict) -> bool:
+    return record.get("host") in (None, socket.gethostname())
+
+
 def is_alive(record: dict) -> bool:
     """The run's supervisor or worker lives (its lock is held). Runs of another host count as alive: this
     machine cannot tell."""
-    if record.get("host") not in (None, socket.gethostname()):
+    if not on_this_host(record):
         return True
     run_dir = RunDir.of(record["run_dir"])
     if run_lock.held(run_dir):
@@ -130,18 +145,24 @@ def reconcile(record: dict, store: RunStore) -> dict:
     def settle(current: dict, write: bool = True) -> dict:
         if current.get("status") not in ACTIVE or is_alive(current):
             return current                    # another reader settled it, or a resume started meanwhile
-        terminal = terminal_event(read_events(run_dir.events))
+        terminal = terminal_event(attempt_events(run_dir, current))
         if terminal is None:
             terminal = _vanished(current)
             if write and run_dir.path.is_dir():
-                with contextlib.suppress(OSError), open(run_dir.events, "a", encoding="utf-8") as fh:
-                    fh.write(encode(terminal) + "\n")
+                with contextlib.suppress(OSError):
+                    append_event(run_dir.events, encode(terminal))
         return {**current, **fields_from_terminal(terminal)}
 
     try:
         return store.change(record["id"], settle) or record
     except IndexUnwritable:
         return settle(record, write=False)
+
+
+def attempt_events(run_dir: RunDir, record: dict) -> list[dict]:
+    """The events of the run's latest attempt (from the offset its launch recorded)."""
+    offset = record.get("attempt_offset")
+    return EventLog(run_dir.events, offset=offset if isinstance(offset, int) and offset >= 0 else 0).read_new()
 
 
 def _vanished(record: dict) -> dict:
@@ -177,11 +198,20 @@ def stop(record: dict, home: Home, grace_s: float = STOP_GRACE_S) -> dict:
     if record["status"] not in ACTIVE:
         raise ProblemsFound([Problem(record["id"], f"the run is not running (it is {record['status']})")])
     run_dir = RunDir.of(record["run_dir"])
+    if not on_this_host(record):
+        raise ProblemsFound([Problem(record["id"], f"the run runs on host {record.get('host')}, not this one",
+                                     hint="stop it there (tuner stop on that machine); `tuner rm --force` "
+                                     "removes the entry here")])
     target = _stop_target(record, run_dir)
     if target is None:
         raise ProblemsFound([Problem(record["id"], "the run has no worker process yet; try again in a moment")])
-    with contextlib.suppress(ProcessLookupError):
+    try:
         os.kill(target, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        raise ProblemsFound([Problem(record["id"], "this run belongs to another user: only they (or root) can "
+                                     "stop it")]) from None
     if not _wait_free(run_dir, grace_s):
         worker = _worker_pid(record, run_dir)
         if worker is not None:              # the supervisor's own grace may be longer than the caller's

@@ -22,6 +22,7 @@ from tuner_tui.domain.liveness import Stall, stall
 from tuner_tui.domain.run_dir import RunDir
 
 TAKE_WAIT_S = 2.0
+LOCK_FD_ENV = "TUNER_RUN_LOCK_FD"       # the held lock's file descriptor, handed from launcher to worker
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -52,15 +53,30 @@ def held(run_dir: RunDir) -> bool:
         fd = os.open(run_dir.lock, os.O_RDONLY)
     except FileNotFoundError:
         return False
+    except OSError:
+        return True               # cannot tell (no permission): never settle a run we cannot see
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError as err:
-        if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return True
-        raise
+    except OSError:
+        return True               # held (EWOULDBLOCK), or cannot tell (ENOLCK): alive, never settled
     finally:
         os.close(fd)       # closing drops our shared lock, if we got it
     return False
+
+
+def keep_private(run_dir: RunDir) -> None:
+    """In the worker: make the inherited lock descriptor non-inheritable, so that a process the worker starts
+    (a dataset script's `os.system`, a tokenizer's helper) never keeps a finished run "alive". Checked by
+    inode: a rank under torchrun sees the variable but not the descriptor."""
+    fd = os.environ.pop(LOCK_FD_ENV, "")
+    if not fd.isdigit():
+        return
+    try:
+        mine, lock = os.fstat(int(fd)), os.stat(run_dir.lock)
+    except OSError:
+        return
+    if (mine.st_dev, mine.st_ino) == (lock.st_dev, lock.st_ino):
+        os.set_inheritable(int(fd), False)
 
 
 def boot_id() -> str | None:

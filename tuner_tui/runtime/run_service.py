@@ -149,7 +149,11 @@ class RunService:
         """Pre-flight (raises ProblemsFound on blocking problems), then create and launch a detached worker."""
         checked = checked or preflight(loaded, self.home, force=force)
         record, recipe, lock_fd = self.create(loaded, name=name, origin=origin, parent=parent)
-        worker = launcher.recipe_worker_argv(RunDir.of(record["run_dir"]), recipe, resume=False)
+        try:
+            worker = launcher.recipe_worker_argv(RunDir.of(record["run_dir"]), recipe, resume=False)
+        except BaseException:
+            os.close(lock_fd)               # never hold a run alive from this process
+            raise
         process = launcher.launch(record, self.home, worker, lock_fd)
         return Launched(self.store.get(record["id"]) or record, process, checked.warnings)
 
@@ -171,21 +175,38 @@ class RunService:
 
     def resume(self, record: dict) -> subprocess.Popen:
         """Continue a stopped, failed or crashed run from its last checkpoint, as the same run."""
+        if self.home.read_only:
+            raise ProblemsFound([Problem(str(self.home.root), "cannot resume a run: this home is read-only here",
+                                         hint="set TUNER_HOME to a folder you can write")])
         record = self.reconcile(record)
         run_dir = self.require_dir(record, "resume the run")
         self._refuse_resume(record)
-        try:
-            lock_fd = run_lock.take(run_dir, wait_s=0.5)
-        except run_lock.RunBusy:
-            raise ProblemsFound([Problem(record["id"], "the run is still running (its worker holds the run's "
-                                         "lock)", hint=f"follow it: tuner logs -f {record['id']}")]) from None
-        try:
+        lock_fd = self._take_lock(record, run_dir)
+        try:       # what was true before the lock may not be now (a resume or rm in another terminal)
+            current = self.store.get(record["id"])
+            if current is None:
+                raise ProblemsFound([Problem(record["id"], "the run was removed meanwhile")])
+            self._refuse_resume(current)
             recipe = yaml.safe_load(run_dir.recipe.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as err:
             os.close(lock_fd)
             raise ProblemsFound([Problem(str(run_dir.recipe), f"cannot read the run's recipe: {err}")]) from None
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        record = current
         return launcher.launch(record, self.home, launcher.recipe_worker_argv(run_dir, recipe, resume=True),
                                lock_fd)
+
+    @staticmethod
+    def _take_lock(record: dict, run_dir: RunDir) -> int:
+        try:
+            return run_lock.take(run_dir, wait_s=0.5)
+        except run_lock.RunBusy:
+            raise ProblemsFound([Problem(record["id"], "the run is still running (its worker holds the run's "
+                                         "lock)", hint=f"follow it: tuner logs -f {record['id']}")]) from None
+        except OSError as err:
+            raise ProblemsFound([Problem(str(run_dir.lock), f"cannot take the run's lock: {err.strerror}")]) from None
 
     @staticmethod
     def _refuse_resume(record: dict) -> None:
@@ -204,9 +225,7 @@ class RunService:
 
     # ------------------------------------------------------------------------------------------ stopping
 
-    def stop(self, record: dict, grace_s: float | None = None) -> dict:
-        if grace_s is None:
-            return launcher.stop(record, self.home)
+    def stop(self, record: dict, grace_s: float = launcher.STOP_GRACE_S) -> dict:
         return launcher.stop(record, self.home, grace_s=grace_s)
 
     def remove(self, record: dict, files: bool, force: bool = False) -> None:
@@ -216,7 +235,19 @@ class RunService:
                 raise ProblemsFound([Problem(record["id"], "the run is still running",
                                              hint=f"tuner stop {record['id']} first, or tuner rm {record['id']} "
                                              "--force")])
-            self.stop(record)
+            if launcher.on_this_host(record):          # another host's run: this machine can only forget it
+                self.stop(record)
+        run_dir = RunDir.of(record["run_dir"])
+        lock_fd = None
+        if launcher.on_this_host(record) and run_dir.path.is_dir() and not self.home.read_only:
+            lock_fd = self._take_lock(record, run_dir)      # held: no resume can start while it goes
+        try:
+            self._forget(record, files)
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
+
+    def _forget(self, record: dict, files: bool) -> None:
         try:
             self.store.remove(record["id"])
         except IndexUnwritable as full:

@@ -41,7 +41,7 @@ from tuner_tui.domain.events import terminal_event
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import fields_from_terminal, new_record, record_defaults
-from tuner_tui.runtime.event_log import read_events
+from tuner_tui.runtime.event_log import EventLog
 from tuner_tui.runtime.home import Home
 
 LOCK_TIMEOUT_S = 60
@@ -266,16 +266,19 @@ class RunStore:
                       file=sys.stderr)
 
     def create(self, record: dict[str, Any]) -> dict[str, Any]:
-        with self._runs() as runs:
-            runs.insert(_detached(record))
-            self._mirror(record)
+        self.create_many([record])
         return record
 
     def create_many(self, records: list[dict[str, Any]]) -> None:
-        """Bulk insert in one write (imports, rebuilds, benchmarks); run dirs get their record copies too."""
+        """Insert in one write (imports, rebuilds, benchmarks); run dirs get their record copies too. A run id
+        is one run: a record whose id is already indexed (say, just rebuilt from its run dir) replaces it."""
         with self._runs() as runs:
-            runs.insert_multiple(_detached(records))
-            for record in records:
+            fresh = {r["id"]: r for r in records}
+            known = {doc["id"] for doc in runs.all() if doc.get("id") in fresh} if fresh else set()
+            if known:
+                runs.remove(Query().id.one_of(sorted(known)))
+            runs.insert_multiple(_detached(list(fresh.values())))
+            for record in fresh.values():
                 self._mirror(record)
 
     def change(self, run_id: str, edit: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any] | None:
@@ -428,7 +431,9 @@ def record_from_dir(run_dir: Path) -> dict[str, Any] | None:
                                  method=(recipe.get("method") or {}).get("kind"),
                                  model=(recipe.get("model") or {}).get("source")))
     record = {**record_defaults(run_dir.name, str(run_dir)), **record}     # a record.json of an older tuner
-    terminal = terminal_event(read_events(paths.events))
+    offset = record.get("attempt_offset")        # the latest attempt's events: never an earlier one's end
+    terminal = terminal_event(EventLog(paths.events, offset=offset if isinstance(offset, int) and offset > 0
+                                       else 0).read_new())
     if terminal is not None:
         record.update(fields_from_terminal(terminal))
     record["run_dir"] = str(run_dir)

@@ -29,12 +29,12 @@ from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.runs import attempts_runtime_s, fields_from_terminal
 from tuner_tui.runtime.disk_reserve import nearly_full, release_reserve
-from tuner_tui.runtime.event_log import EventLog, read_events
+from tuner_tui.runtime.event_log import EventLog, append_event, read_events
 from tuner_tui.runtime.exit_cause import ExitWatch, exit_terminal
 from tuner_tui.runtime.home import Home
+from tuner_tui.runtime.run_lock import LOCK_FD_ENV
 from tuner_tui.runtime.store import RunStore
 
-LOCK_FD_ENV = "TUNER_RUN_LOCK_FD"
 STOP_GRACE_S = float(os.environ.get("TUNER_STOP_GRACE_S") or 120.0)
 POLL_S = 1.0
 
@@ -61,7 +61,9 @@ class Supervisor:
         events_start = _size(self.run_dir.events)
         log_start = _size(self.run_dir.log)
         began = time.monotonic()
-        env = {k: v for k, v in os.environ.items() if k != LOCK_FD_ENV}
+        # The worker keeps the lock's number (it makes its copy non-inheritable, so nothing it starts holds the
+        # run alive); torchrun's ranks get the whole stop grace to checkpoint (its default is 30 s).
+        env = {**os.environ, "TORCH_ELASTIC_SHUTDOWN_TIMEOUT": str(int(STOP_GRACE_S))}
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=sys.stdout, stderr=sys.stderr,
                                      start_new_session=True, cwd=self.run_dir.path, env=env,
                                      pass_fds=(lock_fd,))
@@ -98,7 +100,7 @@ class Supervisor:
                                      killed_after_grace=self.killed_after_grace, grace_s=STOP_GRACE_S,
                                      disk_full=disk_full, dir_gone=gone)
             if not gone:
-                _append(self.run_dir.events, terminal)
+                append_event(self.run_dir.events, encode(terminal))
         fields = fields_from_terminal(terminal)
         try:
             RunStore(Home.default()).change(self.run_dir.run_id, lambda r: {**r, **fields}
@@ -114,24 +116,6 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _append(path: Path, event: dict) -> None:
-    """One line, on a line of its own (a write cut by a full disk may have left a torn one)."""
-    try:
-        with open(path, "ab") as fh:
-            torn = fh.tell() > 0 and _last_byte(path) != b"\n"
-            fh.write(("\n" if torn else "").encode() + (encode(event) + "\n").encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError as err:
-        print(f"tuner supervisor: could not write the final event to {path}: {err}", file=sys.stderr)
-
-
-def _last_byte(path: Path) -> bytes:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     split = argv.index("--") if "--" in argv else len(argv)
@@ -145,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, supervisor.on_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)          # Ctrl-C in a terminal is for the CLI, not the run
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The launcher started us with SIGTERM blocked (`launcher.launch`): a stop sent while we were importing
+    # waited, pending, and is delivered to the handler now, instead of killing us before we could stop cleanly.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     if os.environ.get(LOCK_FD_ENV):
         lock_fd = int(os.environ[LOCK_FD_ENV])            # handed over, held: the run was never without it
     else:

@@ -30,7 +30,7 @@ from tuner_tui.domain.runs import attempts_runtime_s, fields_from_terminal
 from tuner_tui.runtime.disk_reserve import release_reserve
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.home import Home
-from tuner_tui.runtime.run_lock import boot_id
+from tuner_tui.runtime.run_lock import boot_id, keep_private
 from tuner_tui.runtime.store import RunStore
 from tuner_tui.training.event_writer import EventWriter, NullWriter
 from tuner_tui.training.failures import RunDirLost, classify
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     stop_requested = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
     paths = RunDir(run_dir)
+    keep_private(paths)
     writer = EventWriter(paths.events, paths.heartbeat, boot_id()) if rank == 0 else NullWriter()
     store = RunStore(Home.default()) if rank == 0 else None
     run_id = run_dir.name

@@ -186,7 +186,7 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.store = store
         self._set_records(records)
         self._status(None)                      # the status bar at once, not at the first tick
-        running = [r for r in records if r["status"] == "running"]
+        running = [r for r in records if r["status"] == "running" or (r["status"] == "queued" and r.get("pid"))]
         for record in sorted(running, key=lambda r: r.get("created", 0))[-MAX_REATTACH_TABS:]:
             self.open_run(record["id"])
         if running:
@@ -199,10 +199,13 @@ class TunerApp(RecipeCommands, RunCommands, App):
         self.records = records
         self.runs_explorer.set_records(records)
         by_id = {r["id"]: r for r in records}
-        from tuner_tui.ui.tabs import dashboards
+        from tuner_tui.ui.run_commands import run_tab_title
+        from tuner_tui.ui.tabs import dashboards, editors
 
         for dashboard in dashboards(self):
             if dashboard.run_id in by_id:
+                if by_id[dashboard.run_id].get("status") != dashboard.record.get("status"):   # ▶ comes and goes
+                    editors(self).set_label(f"run-{dashboard.run_id}", run_tab_title(by_id[dashboard.run_id]))
                 dashboard.set_record(by_id[dashboard.run_id])
 
     def start_sampler(self) -> None:

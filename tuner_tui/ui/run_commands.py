@@ -18,6 +18,12 @@ if TYPE_CHECKING:                   # imported when first used: not needed for t
     from tuner_tui.ui.runs_explorer import RunsExplorer
 
 
+def run_tab_title(record: dict) -> str:
+    """A run dashboard's tab: ▶ while the run is live (launched or training)."""
+    live = record.get("status") == "running" or (record.get("status") == "queued" and record.get("pid"))
+    return f"{'▶ ' if live else ''}{record.get('name')} {record['id'][:6]}"
+
+
 class RunCommands(CockpitHost):
     """Mixed into TunerApp."""
 
@@ -49,8 +55,7 @@ class RunCommands(CockpitHost):
         record = record or self.record(run_id)
         if record is None:
             return
-        title = f"{'▶ ' if record['status'] == 'running' else ''}{record['name']} {run_id[:6]}"
-        dashboard, created = open_tab(self, f"run-{run_id}", title, lambda: RunDashboard(record))
+        dashboard, created = open_tab(self, f"run-{run_id}", run_tab_title(record), lambda: RunDashboard(record))
         if created:
             self.load_run(dashboard, record["run_dir"])
         self.show_active_run_in_panel()
