@@ -57,10 +57,11 @@ def read_ms(sampler: GpuSampler) -> float:
     return round(1000 * statistics.median(batches), 6)
 
 
-def worker_with_rank() -> tuple[subprocess.Popen, int]:
+def worker_with_rank(run_dir: str) -> tuple[subprocess.Popen, int]:
+    """A supervisor-like process (its command line names the run dir) with a child."""
     code = ("import subprocess, sys, time\nchild = subprocess.Popen([sys.executable, '-c', "
             "'import time; time.sleep(600)'])\nprint(child.pid, flush=True)\ntime.sleep(600)")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+    proc = subprocess.Popen([sys.executable, "-c", code, run_dir], stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
     return proc, int(proc.stdout.readline())
 
@@ -69,7 +70,7 @@ def main() -> None:
     figures: dict = {"samples": SAMPLES}
     with tempfile.TemporaryDirectory() as tmp:
         home = Home(Path(tmp)).ensure()
-        worker, rank = worker_with_rank()
+        worker, rank = worker_with_rank(tmp)
         try:
             RunStore(home).create({"id": "bench-run", "name": "bench", "status": "running", "pid": worker.pid,
                                    "pid_create_time": psutil.Process(worker.pid).create_time(), "host": None,

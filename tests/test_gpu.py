@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -65,12 +66,13 @@ def shim(tmp_path):
     return {"PYTHONPATH": str(folder), "CUDA_VISIBLE_DEVICES": "1"}
 
 
-def sleeper_with_child() -> tuple[subprocess.Popen, int]:
-    """A real worker-like process with a child (as accelerate's ranks are); returns it and the child's pid."""
+def sleeper_with_child(run_dir: Path | None = None) -> tuple[subprocess.Popen, int]:
+    """A real supervisor-like process with a child (its worker); returns it and the child's pid. Like a run's
+    supervisor, its command line names the run dir (what the sampler checks: a reused pid has another)."""
     code = ("import subprocess, sys, time\nchild = subprocess.Popen([sys.executable, '-c', "
             "'import time; time.sleep(120)'])\nprint(child.pid, flush=True)\ntime.sleep(120)")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", code, *([str(run_dir)] if run_dir else [])],
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
     return proc, int(proc.stdout.readline())
 
 
@@ -161,7 +163,7 @@ def test_visible_index_follows_cuda_visible_devices(fake, home, monkeypatch):
 def test_gpu_processes_of_a_running_run_and_its_child_rank_carry_the_run_id(fake, home):
     import psutil
 
-    worker, child = sleeper_with_child()
+    worker, child = sleeper_with_child(home.run_dir("run-abc"))
     try:
         running_record(home, "run-abc", worker.pid, psutil.Process(worker.pid).create_time())
         fake.configure(fake_nvml.two_gpus(procs0=[[child, 3 * GIB], [os.getpid(), 1 * GIB]]))
@@ -172,7 +174,8 @@ def test_gpu_processes_of_a_running_run_and_its_child_rank_carry_the_run_id(fake
         assert procs[child].run_id == "run-abc" and procs[child].used_memory == 3 * GIB
         assert procs[child].name and procs[os.getpid()].run_id is None
         (stats,) = report.workers
-        assert stats.run_id == "run-abc" and stats.pids == [worker.pid, child] and stats.pid == worker.pid
+        # The worker (the supervisor's child) is the one shown; the supervisor comes last.
+        assert stats.run_id == "run-abc" and stats.pids == [child, worker.pid] and stats.pid == child
         assert stats.rss > 0 and stats.cpu_percent is not None
         assert nvml.process_gpu_memory(child) == 3 * GIB and nvml.process_gpu_memory(1) is None
     finally:
@@ -183,7 +186,7 @@ def test_gpu_processes_of_a_running_run_and_its_child_rank_carry_the_run_id(fake
 def test_a_reused_pid_is_not_labelled(fake, home):
     worker, child = sleeper_with_child()
     try:
-        running_record(home, "run-old", worker.pid, create_time=1.0)     # the recorded worker was another process
+        running_record(home, "run-old", worker.pid, create_time=1.0)     # its command line names no run dir
         fake.configure(fake_nvml.two_gpus(procs0=[[child, GIB]]))
         report = read_gpus(home=home)
         assert report.gpus[0].processes[0].run_id is None and report.workers == []
