@@ -93,11 +93,12 @@ def time_series(run_dir: Path) -> dict[str, float | int]:
 
 def time_update(home: Home) -> dict[str, float]:
     """A fresh store (parses the index), then one store updating again (reuses what it wrote)."""
-    run_id = f"{1234:08x}"
-    cold_ms, _ = timed(lambda: RunStore(home).update(run_id, notes="tuned the lr"), repeat=3)
+    run_id, count = f"{1234:08x}", iter(range(1_000_000))
+    # A new value each time: a change that leaves the record as it was writes nothing (RunStore.change).
+    cold_ms, _ = timed(lambda: RunStore(home).update(run_id, notes=f"tuned the lr {next(count)}"), repeat=3)
     store = RunStore(home)
     store.update(run_id, notes="first")
-    warm_ms, _ = timed(lambda: store.update(run_id, notes="tuned the lr again"))
+    warm_ms, _ = timed(lambda: store.update(run_id, notes=f"tuned the lr again {next(count)}"))
     return {"update_ms": round(warm_ms, 1), "update_cold_ms": round(cold_ms, 1)}
 
 

@@ -328,17 +328,20 @@ class RunStore:
                     return self._heal("was missing" if not self.home.runs_db.exists() else "was empty")
                 data = {}
         if data is not self._cache_source:
-            self._cache = [self._here(doc) for doc in (data.get("runs") or {}).values()]
+            prefix = os.path.join(str(self.home.runs_dir), "")
+            self._cache = [self._here(doc, prefix) for doc in (data.get("runs") or {}).values()]
             self._cache_source = data
         return self._cache
 
-    def _here(self, doc: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def _here(doc: dict[str, Any], prefix: str) -> dict[str, Any]:
         """A record whose run dir is this home's: a home mounted or copied elsewhere (an archive, a colleague's
-        runs) keeps the paths of where it was written, which point elsewhere or nowhere here."""
+        runs) keeps the paths of where it was written, which point elsewhere or nowhere here. Strings, not
+        Paths: this runs for every record of a 10,000-run list (bench/history_scale.py)."""
         record = dict(doc)
-        mine = self.home.run_dir(str(record.get("id")))
-        if record.get("run_dir") != str(mine) and mine.is_dir():
-            record["run_dir"] = str(mine)
+        mine = prefix + str(record.get("id"))
+        if record.get("run_dir") != mine and os.path.isdir(mine):
+            record["run_dir"] = mine
         return record
 
     def get(self, run_id: str) -> dict[str, Any] | None:
@@ -375,7 +378,8 @@ class RunStore:
                 print(f"tuner: warning: {self.home.runs_db} {why} and cannot be rewritten here; showing "
                       f"{len(self._in_memory['runs'])} runs read from their run directories", file=sys.stderr)
             if self._in_memory is not self._cache_source:
-                self._cache = [self._here(doc) for doc in self._in_memory["runs"].values()]
+                prefix = os.path.join(str(self.home.runs_dir), "")
+                self._cache = [self._here(doc, prefix) for doc in self._in_memory["runs"].values()]
                 self._cache_source = self._in_memory
             return self._cache
         return self.all()
