@@ -157,12 +157,6 @@ class RunService:
         process = launcher.launch(record, self.home, worker, lock_fd)
         return Launched(self.store.get(record["id"]) or record, process, checked.warnings)
 
-    def start_process(self, loaded: LoadedRecipe, worker: list[str], name: str, origin: str) -> Launched:
-        """A run driven by another program in the worker's place (a replay of a recording)."""
-        record, _, lock_fd = self.create(loaded, name=name, origin=origin)
-        process = launcher.launch(record, self.home, worker, lock_fd)
-        return Launched(self.store.get(record["id"]) or record, process)
-
     def _default_name(self, loaded: LoadedRecipe, parent: dict | None) -> str:
         if parent is None:
             return loaded.recipe.name
