@@ -21,55 +21,33 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
-from typing import cast
 
-from tuner_tui.domain.dataset_rows import (
-    PreparedData,
-    RowError,
-    alpaca_prompt,
-    format_row,
-    read_rows,
-)
+from tuner_tui.domain.dataset_rows import PreparedData, read_rows
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
-from tuner_tui.domain.token_counts import (
-    ChatTemplate,
-    TokenCounter,
-    load_chat_template,
-    load_token_counter,
-    render_example,
-    render_prompt,
-)
+from tuner_tui.domain.token_counts import TokenCounter, load_token_counter
 
-__all__ = ["format_samples", "lint_data", "load_chat_template", "load_token_counter"]
+__all__ = ["lint_data", "load_token_counter"]
 
 SHOWN = 3                   # example lines named per message
 MOSTLY = 0.5                # "most rows": the share above which a column mapping looks wrong
 SHORT_ANSWER = 3            # characters; answers shorter than this look like labels or ids
 MIN_DISTINCT_PROMPTS = 20
 CHARS_PER_TOKEN = 4         # the estimate when no tokenizer.json is at hand (English prose, BPE tokenizers)
-_HEAD, _TAIL = alpaca_prompt("\x00").split("\x00")
-_INPUT = "\n\n### Input:\n"
 _BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"       # where str.splitlines() (and so dataset_rows) breaks
 _LINE = re.compile(f"[^{_BREAKS}]*(?:\r\n|[{_BREAKS}]|$)")
 _QUESTION = ("?", "?\n", "? ", "?\r\n")
 
 
-def format_samples(prepared: PreparedData, n: int = 2, chat_template: ChatTemplate | None = None) -> list[str]:
-    """The first n training samples as the model reads them, for the pre-flight preview.
-
-    Alpaca and text are exact. Chat rows go through `chat_template` (load_chat_template: the model folder's own or
-    data.chat_template), else ChatML. The trainer appends the end-of-text token after each."""
-    order = prepared.train_index or list(range(prepared.rows))
-    return [render_example(prepared.examples[i], chat_template) for i in order[:n]]
-
-
 def lint_data(prepared: PreparedData, data_cfg: DataSpec, tokenizer_count: TokenCounter | None = None,
-              chat_template: ChatTemplate | None = None) -> list[Problem]:
-    """Every data lint, as warnings. `tokenizer_count` (load_token_counter) makes the truncation count exact."""
+              truncation: bool = True) -> list[Problem]:
+    """Every data lint, as warnings. Truncation is estimated here (~4 characters a token, or `tokenizer_count`
+    over each row's turns) only when `truncation`: with the model's tokenizer at hand, data_audit counts it
+    exactly from the rendered rows instead."""
     rows = _Rows.of(prepared, data_cfg)
     return [*_empty_answers(rows), *_duplicates(rows, prepared), *_conflicts(rows), *_low_diversity(rows),
-            *_alpaca_columns(rows), *_trailing_turns(rows), *_truncation(rows, tokenizer_count, chat_template)]
+            *_alpaca_columns(rows), *_trailing_turns(rows),
+            *(_truncation(rows, tokenizer_count) if truncation else [])]
 
 
 # ------------------------------------------------------------------------------------------------ the rows
@@ -80,18 +58,19 @@ class _Rows:
     source: str
     spec: DataSpec
     examples: list[dict]
-    prompts: list[str | None]       # None for plain text
-    answers: list[str]
+    prompts: list[str | None]       # None for plain text; the turns before the answer, joined
+    answers: list[str]              # the last assistant answer
     _lines: list[int] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, prepared: PreparedData, spec: DataSpec) -> _Rows:
         examples = prepared.examples
-        if spec.format == "alpaca":         # the common case, without a call per row
-            return cls(prepared.source, spec, examples, list(map(operator.itemgetter("prompt"), examples)),
-                       list(map(operator.itemgetter("completion"), examples)))
         pairs = [_prompt_answer(e) for e in examples]
         return cls(prepared.source, spec, examples, [p for p, _ in pairs], [a for _, a in pairs])
+
+    @cached_property
+    def instructions(self) -> list[str]:
+        return list(map(operator.itemgetter("instruction"), self.examples))
 
     @property
     def n(self) -> int:
@@ -160,12 +139,12 @@ def _row_lines(path: Path, upto: int) -> list[int]:
 def _prompt_answer(example: dict) -> tuple[str | None, str]:
     if "text" in example:
         return None, example["text"]
-    prompt = example.get("prompt")
-    if isinstance(prompt, str):
-        return prompt, example["completion"]
-    messages = example.get("messages") or [*prompt, *example["completion"]]  # type: ignore[misc]
+    messages = example["messages"]
+    if len(messages) == 2 and messages[1]["role"] == "assistant":     # the common case: one question, one answer
+        return messages[0]["content"], messages[1]["content"]
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages[:last]), messages[last]["content"]
+    answer = messages[last]["content"] or str(messages[last].get("tool_calls") or "")
+    return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages[:last]), answer
 
 
 def _pct(count: int, total: int) -> str:
@@ -242,24 +221,18 @@ def _low_diversity(rows: _Rows) -> list[Problem]:
                     "lookup table")]
 
 
-def _instruction(prompt: str) -> str:
-    body = prompt[len(_HEAD):len(prompt) - len(_TAIL)]
-    cut = body.find(_INPUT)
-    return body if cut < 0 else body[:cut]
-
-
 def _alpaca_columns(rows: _Rows) -> list[Problem]:
     """Signs that data.columns maps the wrong fields: answers that repeat, are labels, or ask the question."""
     if rows.spec.format != "alpaca":
         return []
     cols, n, out = rows.spec.columns, rows.n, []
-    prompts, answers, start = cast(list[str], rows.prompts), rows.answers, len(_HEAD)
+    instructions, answers = rows.instructions, rows.answers
     o, ins = f"'{cols.get('output', 'output')}'", f"'{cols.get('instruction', 'instruction')}'"
     most = n * MOSTLY
     # Each check first counts an upper bound in C (map + list.count); rows are inspected only past "most".
-    same = [] if list(map(str.startswith, prompts, answers, repeat(start))).count(True) <= most else [
-        i for i, (p, a) in enumerate(zip(prompts, answers, strict=True))
-        if a.strip() and p.startswith(a, start) and _instruction(p).strip() == a.strip()]
+    same = [] if list(map(operator.eq, instructions, answers)).count(True) + \
+        list(map(str.startswith, instructions, answers)).count(True) <= most else [
+        i for i, (q, a) in enumerate(zip(instructions, answers, strict=True)) if a.strip() and q.strip() == a.strip()]
     if len(same) > most:
         out.append(rows.warn(same, f"the answer equals the instruction in {len(same)} of {n} rows "
                              f"({_pct(len(same), n)}; {{where}}): output ({o}) and instruction ({ins}) look like "
@@ -276,23 +249,26 @@ def _alpaca_columns(rows: _Rows) -> list[Problem]:
                              "answers; for pure labels a classifier may suit better than fine-tuning an LLM"))
     asked = [] if list(map(str.endswith, answers, repeat(_QUESTION))).count(True) <= most else [
         i for i, a in enumerate(answers) if a.rstrip().endswith("?")]
-    if len(asked) > most > sum(_instruction(p).strip().endswith("?") for p in prompts):
+    if len(asked) > most > sum(q.strip().endswith("?") for q in instructions):
         out.append(rows.warn(asked, f"{len(asked)} of {n} answers ({_pct(len(asked), n)}; {{where}}) are "
                              "questions while the instructions are not: instruction and output look swapped",
                              key="data.columns", hint=f"swap them in data.columns (output reads {o}, instruction "
                              f"reads {ins})"))
-    first_characters = map(operator.itemgetter(start), prompts)    # "\n" when the instruction is empty
-    blank = [] if list(map(str.isspace, first_characters)).count(True) <= most else [
-        i for i, p in enumerate(prompts) if not _instruction(p).strip()]
+    blank = [] if list(map(str.isspace, map(_first_or_space, instructions))).count(True) <= most else [
+        i for i, q in enumerate(instructions) if not q.strip()]
     if len(blank) > most:
         out.append(rows.warn(blank, f"the instruction ({ins}) is empty in {len(blank)} of {n} rows "
                              f"({_pct(len(blank), n)}; {{where}})", key="data.columns.instruction",
                              hint="map instruction to the column holding the questions"))
-    if "input" in cols and not any(_INPUT in p for p in prompts):
+    if "input" in cols and not any(map(operator.itemgetter("input"), rows.examples)):
         out.append(Problem(rows.source, f"data.columns.input reads '{cols['input']}', which is empty or missing in "
                            f"all {n} rows", key="data.columns.input", severity="warning",
                            hint="check the column name, or remove the mapping"))
     return out
+
+
+def _first_or_space(text: str) -> str:
+    return text[:1] or " "
 
 
 def _trailing_turns(rows: _Rows) -> list[Problem]:
@@ -300,67 +276,46 @@ def _trailing_turns(rows: _Rows) -> list[Problem]:
     spec = rows.spec
     if spec.format not in ("sharegpt", "messages"):
         return []
-    if spec.completion_only:      # the examples were cut at the last answer: read the whole turns again
-        conversations = _whole_conversations(rows)
+    if spec.trained != "all":         # format_row cut them and counted them
+        trailing = [i for i, e in enumerate(rows.examples) if e.get("trailing")]
     else:
-        conversations = [e["messages"] for e in rows.examples]
-    trailing = [i for i, turns in enumerate(conversations) if turns[-1]["role"] != "assistant"]
+        trailing = [i for i, e in enumerate(rows.examples) if e["messages"][-1]["role"] != "assistant"]
     if not trailing:
         return []
-    effect = ("those turns are dropped, nothing is learned from them" if spec.completion_only
+    effect = ("those turns are dropped, nothing is learned from them" if spec.trained != "all"
               else "the model also learns to write those turns")
     return [rows.warn(trailing, f"{len(trailing)} of {rows.n} conversations ({_pct(len(trailing), rows.n)}; "
                       f"{{where}}) go on after the last assistant answer: {effect}", key="data.path",
                       hint="end each conversation with the assistant's answer, or split it into several rows")]
 
 
-def _whole_conversations(rows: _Rows) -> list[list[dict]]:
-    path, whole = Path(rows.source), rows.spec.model_copy(update={"completion_only": False})
-    if not path.is_file():
-        return []
-    conversations: list[list[dict]] = []
-    try:
-        for row in read_rows(path):
-            if len(conversations) >= rows.n:
-                break
-            conversations.append(format_row(row.values, whole)["messages"])
-    except (ProblemsFound, RowError):
-        return []
-    return conversations
-
-
 def _estimate(texts: list[str]) -> list[int]:
     return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
 
 
+def _plain(example: dict) -> str:
+    """A row's text without a template, for estimates: each turn's text on its own line."""
+    if "text" in example:
+        return example["text"]
+    return "\n".join(m["content"] for m in example["messages"])
+
+
 def _characters(rows: _Rows) -> list[int]:
-    if rows.spec.format == "alpaca":        # no need to build the joined strings just to measure them
-        return list(map(operator.add, map(len, rows.prompts), rows.answer_lengths))  # type: ignore[arg-type]
-    return list(map(len, map(render_example, rows.examples)))
+    return list(map(len, map(_plain, rows.examples)))
 
 
-def _truncation(rows: _Rows, count: TokenCounter | None, template: ChatTemplate | None) -> list[Problem]:
-    limit, spec = rows.spec.max_length, rows.spec
-    counter = count or _estimate
-    # Without a tokenizer, compare characters with limit × 4 and divide only what gets reported.
+def _truncation(rows: _Rows, count: TokenCounter | None) -> list[Problem]:
+    """Rows longer than max_length, estimated from the turns' text (the template adds a few tokens a turn)."""
+    limit = rows.spec.max_length
     scale = 1 if count else CHARS_PER_TOKEN
-    lengths = count([render_example(e, template) for e in rows.examples]) if count else _characters(rows)
+    lengths = count(list(map(_plain, rows.examples))) if count else _characters(rows)
     longest = max(lengths)
     if longest <= limit * scale:
         return []
     over = [i for i, length in enumerate(lengths) if length > limit * scale]
-    approx = "" if count else "~"
-    how = "" if count else f" (estimated at ~{CHARS_PER_TOKEN} characters per token: no tokenizer.json for the model)"
-    out = [rows.warn(over, f"{len(over)} of {rows.n} rows ({_pct(len(over), rows.n)}; {{where}}) are longer than "
-                     f"data.max_length {limit} tokens{how}; the longest is {approx}{-(-longest // scale)}: they lose their "
-                     "ends, often the answer", key="data.max_length",
-                     hint="raise data.max_length (activation memory grows with it) or drop those rows")]
-    if spec.completion_only and spec.format != "text":
-        prompts = ([rows.prompts[i] or "" for i in over] if spec.format == "alpaca"   # prompt tokens, over rows
-                   else [render_prompt(rows.examples[i], template) or "" for i in over])
-        starved = [i for i, length in zip(over, counter(prompts), strict=True) if length >= limit]
-        if starved:
-            out.append(rows.warn(starved, f"{len(starved)} of {rows.n} rows ({{where}}) have a prompt of "
-                                 f"{approx}{limit} tokens or more: with completion-only loss they train on nothing",
-                                 key="data.max_length", hint="raise data.max_length or shorten those prompts"))
-    return out
+    how = " (counted without the template: the model's tokenizer is not on this machine)" if count else \
+        f" (estimated at ~{CHARS_PER_TOKEN} characters per token: no tokenizer.json for the model)"
+    return [rows.warn(over, f"{len(over)} of {rows.n} rows ({_pct(len(over), rows.n)}; {{where}}) are longer than "
+                      f"data.max_length {limit} tokens{how}; the longest is ~{-(-longest // scale)}: they lose "
+                      "their ends, often the answer", key="data.max_length",
+                      hint="raise data.max_length (activation memory grows with it) or drop those rows")]

@@ -4,20 +4,20 @@ Pure Python so that pre-flight can refuse bad data *before* a worker starts (and
 The worker runs the very same functions, so what pre-flight accepted is what trains.
 
 Examples are one of:
-  {"prompt": str, "completion": str}                    alpaca (completion-only loss)
-  {"prompt": [messages], "completion": [message]}       sharegpt / messages (loss on the last assistant turn)
-  {"messages": [messages]}                              sharegpt / messages with completion_only: false
-  {"text": str}                                         text
+  {"messages": [messages], "tools"?: [schemas], "trailing"?: N}    alpaca, sharegpt, messages
+  {"text": str}                                                     text
+training_text renders them through the recipe's template and masks the loss per turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,14 @@ from tuner_tui.domain.recipe import DataSpec
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 MAX_REPORTED = 20           # problems listed per file; the rest are counted
-SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "function_call": "tool_call",
+                  "observation": "tool"}
 CHAT_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
 
 
 def alpaca_prompt(instruction: str, input_text: str = "") -> str:
-    """The seed's Alpaca template, exactly; the Input block only when there is input."""
+    """The seed's Alpaca prompt, exactly; the Input block only when there is input. Training renders it through
+    chat_templates.ALPACA, which gives this very text (a test pins both)."""
     if input_text:
         return f"### Instruction:\n{instruction}\n\n### Input:\n{input_text}\n\n### Response:\n"
     return f"### Instruction:\n{instruction}\n\n### Response:\n"
@@ -52,10 +54,16 @@ class PreparedData:
     train_index: list[int]
     eval_index: list[int]
     warnings: list[Problem] = field(default_factory=list)
+    origins: list[tuple[int, int | None]] = field(default_factory=list)   # (row number, file line) per example
 
     @property
     def rows(self) -> int:
         return len(self.examples)
+
+    def where(self, index: int) -> str:
+        """'FILE:LINE' of an example (or 'FILE row N' where the format has no lines)."""
+        number, line = self.origins[index] if index < len(self.origins) else (index + 1, None)
+        return f"{self.source}:{line}" if line else f"{self.source} row {number}"
 
 
 class RowError(ValueError):
@@ -153,6 +161,9 @@ def _jsonl_rows(text: str, name: str) -> Iterator[Row]:
 def _json_rows(text: str, name: str) -> Iterator[Row]:
     if not text.strip():
         raise ProblemsFound([Problem(name, "the dataset is empty: no rows to train on", key="data.path")])
+    if text.lstrip().startswith("["):
+        yield from _json_list_rows(text, name)
+        return
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:
@@ -167,12 +178,54 @@ def _json_rows(text: str, name: str) -> Iterator[Row]:
         value = lists[0]
     if not isinstance(value, list):
         raise ProblemsFound([Problem(name, f"expected a JSON list of rows, got {type(value).__name__}")])
-    bad = [Problem(name, f"row {i} is a {type(v).__name__}, not an object") for i, v in enumerate(value, 1)
-           if not isinstance(v, dict)]
+    yield from _listed_rows([(v, None) for v in value], name)
+
+
+_SPACE = frozenset(" \t\n\r")
+
+
+def _json_list_rows(text: str, name: str) -> Iterator[Row]:
+    """A JSON list, element by element (the C decoder does each one), so each row knows the line it starts on:
+    LLaMA-Factory's data sets are JSON lists, and "line 3012" beats "row 377" in a 40,000-line file."""
+    decoder, at, end = json.JSONDecoder(), text.index("[") + 1, len(text)
+    values: list[tuple[Any, int | None]] = []
+    line, counted = 1, 0
+    try:
+        while True:
+            while at < end and text[at] in _SPACE:
+                at += 1
+            if at < end and text[at] == "]" and not values:
+                break
+            value, after = decoder.raw_decode(text, at)
+            line += text.count("\n", counted, at)
+            counted = at
+            values.append((value, line))
+            at = after
+            while at < end and text[at] in _SPACE:
+                at += 1
+            if at < end and text[at] == ",":
+                at += 1
+                continue
+            if at < end and text[at] == "]":
+                break
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+        if text[at + 1:].strip():
+            raise json.JSONDecodeError("Extra data", text, at + 1 + (len(text[at + 1:]) - len(text[at + 1:].lstrip())))
+    except json.JSONDecodeError as err:
+        raise ProblemsFound([Problem(name, f"not valid JSON: {err.msg}", line=err.lineno, column=err.colno,
+                                     hint="for one object per line, name the file .jsonl")]) from None
+    except (ValueError, RecursionError) as err:
+        raise ProblemsFound([Problem(name, f"not readable JSON: {_short(err)}")]) from None
+    yield from _listed_rows(values, name)
+
+
+def _listed_rows(values: Sequence[tuple[Any, int | None]], name: str) -> Iterator[Row]:
+    bad = [Problem(name, f"row {i} is a {type(v).__name__}, not an object", line=line)
+           for i, (v, line) in enumerate(values, 1) if not isinstance(v, dict)]
     if bad:
         raise ProblemsFound(bad)
-    for i, v in enumerate(value, start=1):
-        yield Row(v, i, None)
+    for i, (v, line) in enumerate(values, start=1):
+        yield Row(v, i, line)
 
 
 def _csv_rows(text: str, name: str) -> Iterator[Row]:
@@ -213,23 +266,88 @@ def _capped(problems: list[Problem]) -> list[Problem]:
 # ------------------------------------------------------------------------------------------------ formatting
 
 def format_row(values: dict[str, Any], spec: DataSpec) -> dict:
-    """One row -> one training example, or RowError naming the field and what is wrong."""
+    """One row -> one conversation (or plain text), or RowError naming the field and what is wrong.
+
+    Every format but text becomes {"messages": [...]} (plus "tools" when the row has tool schemas), rendered
+    later through one template (training_text). Alpaca's optional `system` and `history` columns become turns;
+    sharegpt's `system` column a system turn, `function_call` turns tool calls, `observation` turns tool
+    results. Turns after the last assistant answer are dropped (counted in "trailing") unless train_on is all."""
     col = spec.columns
-    if spec.format == "alpaca":
-        instruction = _text(values, "instruction", col)
-        input_text = _text(values, "input", col, required=False)
-        output = _text(values, "output", col)
-        return {"prompt": alpaca_prompt(instruction, input_text), "completion": output}
     if spec.format == "text":
         return {"text": _text(values, "text", col)}
+    if spec.format == "alpaca":
+        return _alpaca(values, spec)
     messages = _conversation(values, spec)
+    system = _text(values, "system", col, required=False)
+    if system and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    example = _cut_after_last_answer(messages, spec, "conversations" if spec.format == "sharegpt" else "messages")
+    tools = _tools(values, col)
+    if tools:
+        example["tools"] = tools
+    return example
+
+
+def _alpaca(values: dict, spec: DataSpec) -> dict:
+    col = spec.columns
+    instruction = _text(values, "instruction", col)
+    input_text = _text(values, "input", col, required=False)
+    output = _text(values, "output", col)
+    messages: list[dict] = []
+    system = _text(values, "system", col, required=False)
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages += _history(values, col)
+    # The alpaca layout writes the input as its own block; a chat template gets it as a paragraph of the turn.
+    joiner = ALPACA_INPUT if spec.rendering == "alpaca" else "\n\n"
+    messages.append({"role": "user", "content": instruction + (joiner + input_text if input_text else "")})
+    messages.append({"role": "assistant", "content": output})
+    return {"messages": messages, "instruction": instruction, "input": input_text}
+
+
+ALPACA_INPUT = "\n\n### Input:\n"
+
+
+def _history(values: dict, columns: dict[str, str]) -> list[dict]:
+    """LLaMA-Factory's alpaca `history`: earlier [instruction, answer] pairs, as turns before this one."""
+    key = columns.get("history", "history")
+    pairs = values.get(key)
+    if pairs in (None, "", []):
+        return []
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str)
+                                                                                          for x in p) for p in pairs):
+        raise RowError(key, f"field '{key}' must be a list of [instruction, answer] pairs of text")
+    turns = []
+    for question, answer in pairs:
+        turns += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return turns
+
+
+def _cut_after_last_answer(messages: list[dict], spec: DataSpec, field_name: str) -> dict:
     last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
     if last is None:
-        field_name = "conversations" if spec.format == "sharegpt" else "messages"
-        raise RowError(col.get(field_name, field_name), "has no assistant turn to learn from")
-    if not spec.completion_only:
+        raise RowError(spec.columns.get(field_name, field_name), "has no assistant turn to learn from")
+    if spec.trained == "all" or last == len(messages) - 1:
         return {"messages": messages}
-    return {"prompt": messages[:last], "completion": [messages[last]]}
+    return {"messages": messages[:last + 1], "trailing": len(messages) - last - 1}
+
+
+def _tools(values: dict, columns: dict[str, str]) -> list | None:
+    """The `tools` column (function schemas): a JSON string or a list; passed to the template as tools=."""
+    key = columns.get("tools", "tools")
+    value = values.get(key)
+    if value in (None, "", [], "[]"):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (ValueError, RecursionError):
+            raise RowError(key, f"field '{key}' is not valid JSON (expected a list of function schemas)") from None
+    if isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+        raise RowError(key, f"field '{key}' must be a list of function schemas (objects), got {_kind(value)}")
+    return value or None
 
 
 def _text(values: dict, field_name: str, columns: dict[str, str], required: bool = True) -> str:
@@ -264,7 +382,7 @@ def _conversation(values: dict, spec: DataSpec) -> list[dict]:
                        hint=None if key in values else f"map your column with data.columns.{key}")
     messages = []
     for i, turn in enumerate(turns):
-        if not isinstance(turn, dict) or not isinstance(turn.get(content_key), str):
+        if not isinstance(turn, dict):
             raise RowError(f"{key}[{i}]", f"turn {i} needs '{role_key}' and text '{content_key}'")
         role = turn.get(role_key)
         if not isinstance(role, str):
@@ -273,17 +391,48 @@ def _conversation(values: dict, spec: DataSpec) -> list[dict]:
             raise RowError(f"{key}[{i}].{role_key}", f"unknown role {role!r}",
                            hint=f"known: {', '.join(known)}; map others with data.roles, e.g. "
                            f"data.roles: {{{role}: assistant}}")
-        messages.append({"role": known[role], "content": turn[content_key]})
+        target, content, calls = known[role], turn.get(content_key), turn.get("tool_calls")
+        if target == "assistant" and calls:               # messages: an assistant turn calling tools
+            message = {"role": "assistant", "content": content if isinstance(content, str) else "",
+                       "tool_calls": _calls(calls, f"{key}[{i}].tool_calls")}
+        elif not isinstance(content, str):
+            raise RowError(f"{key}[{i}]", f"turn {i} needs '{role_key}' and text '{content_key}'")
+        elif target == "tool_call":                       # sharegpt: function_call's value is the call, as JSON
+            message = {"role": "assistant", "content": "", "tool_calls": _calls(content, f"{key}[{i}]")}
+        else:
+            message = {"role": target, "content": content}
+        messages.append(message)
     return messages
+
+
+def _calls(value: object, where: str) -> list[dict]:
+    """Tool calls in the shape chat templates read: [{"type": "function", "function": {name, arguments}}]."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError):
+            raise RowError(where, "a function_call turn must hold JSON {\"name\": ..., \"arguments\": {...}}, "
+                           f"got {text[:60]!r}") from None
+    calls = value if isinstance(value, list) else [value]
+    out = []
+    for call in calls:
+        function = call.get("function", call) if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise RowError(where, "a tool call needs a \"name\" (and \"arguments\")")
+        arguments = function.get("arguments", {})
+        if isinstance(arguments, str):          # arguments given as a JSON string: the templates dump them again
+            with contextlib.suppress(ValueError, RecursionError):
+                arguments = json.loads(arguments)
+        out.append({"type": "function", "function": {"name": function["name"], "arguments": arguments}})
+    return out
 
 
 def _is_empty(example: dict) -> bool:
     if "text" in example:
         return not example["text"].strip()
-    completion = example.get("completion", example.get("messages")) or []
-    if isinstance(completion, str):
-        return not completion.strip()
-    return not any(m["content"].strip() for m in completion if m["role"] == "assistant")
+    return not any(m["content"].strip() or m.get("tool_calls") for m in example["messages"]
+                   if m["role"] == "assistant")
 
 
 # ------------------------------------------------------------------------------------------------ preparing
@@ -299,6 +448,7 @@ def split_index(rows: int, val_split: float, seed: int) -> tuple[list[int], list
 def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) -> PreparedData:
     """Format every row, collect every problem, refuse data that cannot train."""
     examples: list[dict] = []
+    origins: list[tuple[int, int | None]] = []
     problems: list[Problem] = []
     empty = 0
     try:
@@ -313,15 +463,17 @@ def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) ->
                 continue
             empty += _is_empty(example)
             examples.append(example)
+            origins.append((row.number, row.line))
     except ProblemsFound as unreadable:      # the reader raises at the end, after yielding the good rows
         problems = [*unreadable.problems, *problems]
     if problems:
         problems.sort(key=lambda p: (p.line is None, p.line or 0))
         raise ProblemsFound(_capped(problems))
-    return finish(examples, spec, source, seed, empty)
+    return finish(examples, spec, source, seed, empty, origins)
 
 
-def finish(examples: list[dict], spec: DataSpec, source: str, seed: int, empty: int) -> PreparedData:
+def finish(examples: list[dict], spec: DataSpec, source: str, seed: int, empty: int,
+           origins: list[tuple[int, int | None]] | None = None) -> PreparedData:
     rows = len(examples)
     if rows == 0:
         raise ProblemsFound([Problem(source, "the dataset is empty: no rows to train on", key="data.path")])
@@ -335,7 +487,7 @@ def finish(examples: list[dict], spec: DataSpec, source: str, seed: int, empty: 
     warnings = []
     if empty:
         warnings.append(Problem(source, f"{empty} of {rows} rows have an empty answer", severity="warning"))
-    return PreparedData(source, examples, train, held, warnings)
+    return PreparedData(source, examples, train, held, warnings, origins or [])
 
 
 def prepare_local(spec: DataSpec, base_dir: Path, seed: int) -> PreparedData:

@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from tuner_tui.domain.methods import METHODS, MethodKind, Section, kinds_using, method, spoken_list
 
 DataFormat = Literal["alpaca", "sharegpt", "messages", "text"]
+DataTemplate = Literal["alpaca", "chat"]
+ROLE_TARGETS = ("user", "assistant", "system", "tool", "tool_call")
+TrainOn = Literal["assistant", "last", "all"]
 
 # Upper bounds for numbers the worker hands to torch/transformers. Each is far beyond any real run, so only a
 # typo (1e26) or a YAML `.inf` reaches it, and it is refused here with file, line and key instead of failing
@@ -172,22 +175,65 @@ class DataSpec(Strict):
                             "truncated (and counted). Activation memory grows with it.")
     packing: bool = Field(False, description="Pack several short examples into one sequence: faster on "
                           "short rows.")
-    completion_only: bool = Field(True, description="Compute loss on the answer only (instruction formats).")
-    chat_template: str | None = Field(None, description="A chat template for models without one: chatml, or "
-                                      "a Jinja template string.")
+    template: DataTemplate | None = Field(
+        None, description="How rows become the text the model reads. alpaca: the '### Instruction: / ### "
+        "Response:' layout (the default for format: alpaca). chat: conversation turns through the model's chat "
+        "template, or the one data.chat_template names (the default for sharegpt and messages). Either way the "
+        "template is saved with the adapter and merged model, so apply_chat_template at serving time renders "
+        "prompts as training did. Not used by format: text."
+    )
+    train_on: TrainOn | None = Field(
+        None, description="Which tokens the loss learns from. assistant: every assistant turn (answers and "
+        "tool calls; the default). last: only the last assistant turn. all: every token, prompts included (the "
+        "default for format: text). Inspect the result with `tuner data RECIPE`."
+    )
+    completion_only: bool | None = Field(None, description="Older spelling: false is data.train_on: all, true "
+                                         "is data.train_on: assistant.")
+    chat_template: str | None = Field(None, description="The chat template for data.template: chat, instead of "
+                                      "the model's own: chatml, chatml-tools (ChatML with tool calls, the "
+                                      "Hermes/Qwen2.5 layout), or a Jinja template string.")
     roles: dict[str, str] = Field(
-        default_factory=dict, description="Map extra sharegpt/messages roles to user, assistant, system or "
-        "tool, e.g. {function_call: assistant, observation: tool}."
+        default_factory=dict, description="Map extra sharegpt/messages roles to user, assistant, system, tool "
+        "(a tool's result) or tool_call (an assistant turn holding a JSON {name, arguments} call), e.g. "
+        "{bot: assistant}. sharegpt's function_call and observation are tool_call and tool already."
     )
     max_rows: int | None = Field(None, ge=1, description="Use at most this many rows (quick experiments).")
 
     @field_validator("roles")
     @classmethod
     def _known_targets(cls, roles: dict[str, str]) -> dict[str, str]:
-        wrong = {k: v for k, v in roles.items() if v not in ("user", "assistant", "system", "tool")}
+        wrong = {k: v for k, v in roles.items() if v not in ROLE_TARGETS}
         if wrong:
-            raise ValueError(f"roles map to user, assistant, system or tool; not {', '.join(map(repr, wrong.values()))}")
+            raise ValueError(f"roles map to {spoken_list(ROLE_TARGETS).replace(' and ', ' or ')}; not "
+                             f"{', '.join(map(repr, wrong.values()))}")
         return roles
+
+    @model_validator(mode="after")
+    def _one_train_on(self) -> DataSpec:
+        if self.completion_only is not None and self.train_on is not None and \
+                (self.train_on == "all") == self.completion_only:
+            raise ValueError(f"data.completion_only: {str(self.completion_only).lower()} contradicts data.train_on: "
+                             f"{self.train_on}; keep data.train_on only")
+        if self.format == "text" and self.train_on not in (None, "all"):
+            raise ValueError(f"format: text has no turns, so data.train_on: {self.train_on} cannot apply; text is "
+                             "trained on every token")
+        return self
+
+    @property
+    def rendering(self) -> str:
+        """The template rows go through: 'text' (raw), 'alpaca' or 'chat'."""
+        if self.format == "text":
+            return "text"
+        return self.template or ("alpaca" if self.format == "alpaca" else "chat")
+
+    @property
+    def trained(self) -> str:
+        """What the loss learns from: 'assistant', 'last' or 'all'."""
+        if self.format == "text":
+            return "all"
+        if self.train_on is not None:
+            return self.train_on
+        return "all" if self.completion_only is False else "assistant"
 
 
 class TrainSpec(Strict):

@@ -93,14 +93,14 @@ class ChatTemplate:
     bos_token: str = ""
     eos_token: str = ""
 
-    def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
+    def render(self, messages: list[dict], add_generation_prompt: bool = False, tools: list | None = None) -> str:
         """The rendered text, bounded: TemplateLimit past RENDER_TIME_S or RENDER_MAX_CHARS (a template is
         code from a model repository or a recipe; nested `range(100000)` loops would spin for hours)."""
         with _budget():
             chunks, size = [], 0
             for chunk in _compiled(self.template).generate(
-                    messages=messages, add_generation_prompt=add_generation_prompt, bos_token=self.bos_token,
-                    eos_token=self.eos_token):
+                    messages=messages, tools=tools, add_generation_prompt=add_generation_prompt,
+                    bos_token=self.bos_token, eos_token=self.eos_token):
                 size += len(chunk)
                 if size > RENDER_MAX_CHARS:
                     raise TemplateLimit(f"the chat template's output passed {RENDER_MAX_CHARS:,} characters "
@@ -213,61 +213,39 @@ def load_chat_template(model_source: str, base_dir: Path | None, home_models_dir
                        override: str | None = None, revision: str | None = None) -> ChatTemplate | None:
     """The template the worker will use: data.chat_template when set, else the model folder's own."""
     folder = model_folder(model_source, base_dir, home_models_dir, revision)
+    found = folder_chat_template(folder)
+    if override:
+        return ChatTemplate(template_for(override), found.bos_token if found else "",
+                            found.eos_token if found else "")
+    return found if found and found.template else None
+
+
+def folder_chat_template(folder: Path | None) -> ChatTemplate | None:
+    """The chat template a model folder ships (chat_template.jinja or tokenizer_config.json) with its BOS and EOS
+    tokens; a template of "" when the folder has a tokenizer config but no template, None without a config."""
     config: dict = {}
     if folder is not None and (folder / "tokenizer_config.json").is_file():
         try:
             config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             config = {}
+    if not isinstance(config, dict):
+        config = {}
     bos, eos = _token(config.get("bos_token")), _token(config.get("eos_token"))
-    if override:
-        return ChatTemplate(template_for(override), bos, eos)
     template = config.get("chat_template")
     if isinstance(template, list):      # named templates: [{"name": "default", "template": ...}, ...]
-        template = next((t.get("template") for t in template if t.get("name") == "default"), None)
+        template = next((t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"),
+                        None)
     if folder is not None and (folder / "chat_template.jinja").is_file():
         template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
-    return ChatTemplate(template, bos, eos) if isinstance(template, str) and template else None
+    if not isinstance(template, str):
+        template = ""
+    if not config and not template:
+        return None
+    return ChatTemplate(template, bos, eos)
 
 
 def _token(value: object) -> str:
     if isinstance(value, dict):
         value = value.get("content")
     return value if isinstance(value, str) else ""
-
-
-# ------------------------------------------------------------------------------------------------ rendering
-
-def chatml(messages: list[dict], add_generation_prompt: bool = False) -> str:
-    """ChatML in plain Python: what data.chat_template: chatml renders, and the fallback preview."""
-    text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-    return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
-
-
-def render_messages(messages: list[dict], template: ChatTemplate | None,
-                    add_generation_prompt: bool = False) -> str:
-    if template is not None:
-        try:
-            return template.render(messages, add_generation_prompt)
-        except TemplateLimit:
-            raise                       # pre-flight refuses the recipe, naming data.chat_template
-        except Exception:  # noqa: BLE001 - a template that fails here fails in the worker too, louder
-            pass
-    return chatml(messages, add_generation_prompt)
-
-
-def render_example(example: dict, template: ChatTemplate | None = None) -> str:
-    """One prepared example as the text the model reads (the trainer then appends the end-of-text token)."""
-    if "text" in example:
-        return example["text"]
-    if isinstance(example.get("prompt"), str):
-        return example["prompt"] + example["completion"]
-    return render_messages(example.get("messages") or [*example["prompt"], *example["completion"]], template)
-
-
-def render_prompt(example: dict, template: ChatTemplate | None = None) -> str | None:
-    """The part of an example the loss skips under completion_only; None for plain text."""
-    prompt = example.get("prompt")
-    if prompt is None:
-        return None
-    return prompt if isinstance(prompt, str) else render_messages(prompt, template, add_generation_prompt=True)

@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuner_tui.domain.data_lints import format_samples, lint_data
+from tuner_tui.domain.data_audit import DataAudit, audit
+from tuner_tui.domain.data_lints import lint_data
 from tuner_tui.domain.dataset_rows import PreparedData, is_local, prepare_local
 from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.model_sources import check_source
@@ -23,9 +24,10 @@ from tuner_tui.domain.token_counts import (
     RENDER_MAX_CHARS,
     RENDER_TIME_S,
     TemplateLimit,
-    load_chat_template,
     load_token_counter,
+    model_folder,
 )
+from tuner_tui.domain.training_text import TrainingText, render_dataset, training_text
 from tuner_tui.runtime.home import Home
 
 FEW_ROWS = 100
@@ -39,6 +41,8 @@ class Preflight:
     warnings: list[Problem] = field(default_factory=list)
     estimate: Any = None          # runtime.estimate.RecipeEstimate, when the model is known offline
     samples: list[str] = field(default_factory=list)
+    text: TrainingText | None = None      # how rows render and tokenize, when the model's tokenizer is here
+    audit: DataAudit | None = None        # the rendered, tokenized rows and their counts
 
 
 def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = False) -> Preflight:
@@ -62,25 +66,39 @@ def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = Fals
         warnings.append(Problem(name, "runs Python code from the model repository (trust_remote_code: true)",
                                 key="model.trust_remote_code", severity="warning"))
     if data is not None:
-        _data_checks(checked, loaded, home, name)
+        _data_checks(checked, loaded, home, name, force)
     _memory_checks(checked, loaded, home, name, force)
     return checked
 
 
-def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str) -> None:
+def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:
     recipe, data = loaded.recipe, checked.data
     assert data is not None
-    template = load_chat_template(recipe.model.source, loaded.base_dir, home.models_dir,
-                                  override=recipe.data.chat_template, revision=recipe.model.revision)
-    counter = None
-    if data.rows <= EXACT_COUNT_ROWS:
-        counter = load_token_counter(recipe.model.source, loaded.base_dir, home.models_dir,
-                                     revision=recipe.model.revision)
     try:
-        lints = lint_data(data, recipe.data, tokenizer_count=counter, chat_template=template)
-        checked.samples = format_samples(data, 2, chat_template=template)
+        checked.text = text = training_text(recipe.data, model_folder(
+            recipe.model.source, loaded.base_dir, home.models_dir, recipe.model.revision), name)
+        exact = text is not None and data.rows <= EXACT_COUNT_ROWS
+        if exact:
+            assert text is not None
+            checked.audit = audit(data, text, render_dataset(text, data), recipe.data.max_length)
+        counter = None
+        if not exact and data.rows <= EXACT_COUNT_ROWS:
+            counter = load_token_counter(recipe.model.source, loaded.base_dir, home.models_dir,
+                                         revision=recipe.model.revision)
+        lints = lint_data(data, recipe.data, tokenizer_count=counter, truncation=not exact)
     except TemplateLimit as limit:
         raise ProblemsFound([_template_problem(loaded, name, limit)]) from None
+    found = checked.audit
+    if found is not None:
+        order = data.train_index or list(range(data.rows))
+        checked.samples = [found.rendered[i].text for i in order[:2]]
+        lints += found.problems
+        if found.blocking and not force:
+            raise ProblemsFound([Problem(p.file, p.message, key=p.key, line=p.line,
+                                         hint=(p.hint or "") + "; or launch anyway with --force")
+                                 for p in found.blocking])
+        lints += [Problem(p.file, p.message + " (launching anyway: --force)", key=p.key, line=p.line, hint=p.hint,
+                          severity="warning") for p in found.blocking]
     # The lints name the lines of empty answers; the reader's bare count would say the same thing twice.
     repeats = "empty answer" if any("empty answer" in p.message for p in lints) else None
     checked.warnings += [p for p in data.warnings if not (repeats and repeats in p.message)] + lints
