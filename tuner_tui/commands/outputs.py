@@ -71,7 +71,8 @@ def cmd_try(args: argparse.Namespace) -> int:
     from tuner_tui.training.outputs import base_and_tuned
 
     base_path = materialize(loaded.recipe.model.source, Home.default())
-    answers = base_and_tuned(run_dir, loaded.recipe, base_path, args.prompt, args.max_new_tokens)
+    answers = base_and_tuned(run_dir, loaded.recipe, base_path, args.prompt, args.max_new_tokens,
+                             Home.default().models_dir, loaded.base_dir)
     if args.json:
         print_json({"run_id": record["id"], **answers})
         return 0

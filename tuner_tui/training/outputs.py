@@ -9,9 +9,9 @@ import torch
 from peft import PeftModel
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from tuner_tui.domain.chat_templates import template_for
-from tuner_tui.domain.dataset_rows import alpaca_prompt
 from tuner_tui.domain.recipe import Recipe
+from tuner_tui.domain.training_text import prompt_for
+from tuner_tui.training.data import worker_text
 
 
 def merge_adapter(run_dir: Path, recipe: Recipe, base_path: str) -> Path:
@@ -26,16 +26,12 @@ def merge_adapter(run_dir: Path, recipe: Recipe, base_path: str) -> Path:
     return target
 
 
-def prompt_text(recipe: Recipe, tokenizer, prompt: str) -> str:
-    """The prompt exactly as training formatted it: the alpaca template, or the chat template."""
-    if recipe.data.format == "alpaca":
-        return alpaca_prompt(prompt)
-    if recipe.data.format == "text":
-        return prompt
-    if recipe.data.chat_template:
-        tokenizer.chat_template = template_for(recipe.data.chat_template)
-    return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                         add_generation_prompt=True)
+def prompt_text(recipe: Recipe, tokenizer, prompt: str, base_path: str, models_dir: Path,
+                base_dir: Path) -> str:
+    """The prompt exactly as training rendered it: through the template training used (and saved with the
+    outputs), from the same code that rendered the rows (domain/training_text)."""
+    text = worker_text(recipe, base_dir, base_path, tokenizer, "<try>", models_dir)
+    return prompt_for(text, prompt)
 
 
 @torch.inference_mode()
@@ -46,12 +42,13 @@ def generate(model, tokenizer, text: str, max_new_tokens: int) -> str:
     return tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
 
-def base_and_tuned(run_dir: Path, recipe: Recipe, base_path: str, prompt: str, max_new_tokens: int) -> dict:
+def base_and_tuned(run_dir: Path, recipe: Recipe, base_path: str, prompt: str, max_new_tokens: int,
+                   models_dir: Path, base_dir: Path) -> dict:
     """Greedy answers of the base model and of the tuned one (adapter on top, or merged/full weights)."""
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    text = prompt_text(recipe, tokenizer, prompt)
+    text = prompt_text(recipe, tokenizer, prompt, base_path, models_dir, base_dir)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype,
                                                 trust_remote_code=recipe.model.trust_remote_code).to(device)  # type: ignore[arg-type]  # transformers' typed .to() loses its signature
     base.eval()

@@ -27,6 +27,7 @@ from tuner_tui.domain.recipe_loader import LoadedRecipe
 from tuner_tui.domain.run_dir import RunDir
 from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.domain.runs import attempts_runtime_s
+from tuner_tui.domain.token_counts import ChatTemplate
 from tuner_tui.domain.watch import LossWatch
 from tuner_tui.runtime.event_log import read_events
 from tuner_tui.runtime.exit_cause import checkpoint_step, complete_checkpoints, torn_checkpoints
@@ -87,7 +88,8 @@ def sft_config(recipe: Recipe, precision: Precision, output_dir: Path, has_eval:
         gradient_checkpointing_kwargs={"use_reentrant": False} if recipe.activation_checkpointing else None,
         seed=t.seed, data_seed=t.seed, report_to=[], disable_tqdm=True,
         max_length=recipe.data.max_length, packing=recipe.data.packing,
-        completion_only_loss=recipe.data.completion_only if recipe.data.format != "text" else None,
+        # The rows come tokenized with their labels (training/data.py): trl masks nothing itself.
+        completion_only_loss=None,
         include_num_input_tokens_seen="non_padding", dataloader_num_workers=0,
         ddp_find_unused_parameters=False if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
     )
@@ -105,6 +107,7 @@ class TrainingSession:
         self.before = read_events(RunDir(run_dir).events) if resume else []
         self.history = RunProgress()
         self.history.feed(self.before)
+        self.saved_template: ChatTemplate | None = None
 
     def run(self) -> tuple[str, dict]:
         w, recipe = self.writer, self.recipe
@@ -112,8 +115,9 @@ class TrainingSession:
         precision = choose_precision(recipe)
         path = materialize(recipe.model.source, Home.default(), self.loaded.base_dir)
         tokenizer = load_tokenizer(path, recipe)
-        data = training_data.build(recipe, self.loaded.base_dir, tokenizer)
-        for problem in data.prepared.warnings:
+        data = training_data.build(recipe, self.loaded.base_dir, tokenizer, path, Home.default().models_dir)
+        self.saved_template = data.text.renderer.template
+        for problem in [*data.prepared.warnings, *data.audit.problems, *data.audit.blocking]:
             w.emit("warning", kind="data", message=problem.message)
         if data.truncated:
             w.emit("warning", kind="truncation", message=f"{data.truncated} of {data.prepared.rows} rows are "
@@ -147,6 +151,8 @@ class TrainingSession:
                versions=_versions(), devices=_devices(), precision=precision.label,
                trainable_params=trainable, total_params=total, dataset_rows=data.prepared.rows,
                train_rows=len(data.train), eval_rows=len(data.eval) if data.eval is not None else 0,
+               dataset_tokens=sum(r.tokens for r in data.audit.rows),
+               trained_tokens=sum(r.trained_tokens for r in data.audit.rows), rows_dropped=data.dropped,
                total_steps=_total_steps(recipe, len(trainer.train_dataset), world),  # type: ignore[arg-type]  # map-style: sized
                quantized_layers=quantized_layers(model), trust_remote_code=recipe.model.trust_remote_code,
                # What the Trainer will turn on in train(); the training phase event reads it back from the layers.
@@ -186,6 +192,10 @@ class TrainingSession:
         m = method(self.recipe.method.kind)
         target = self.run_dir / m.output
         trainer.save_model(str(target))
+        if self.saved_template is not None:
+            # What training rendered through, so apply_chat_template at serving time renders prompts the same way
+            # (merge_adapter copies this tokenizer into merged/).
+            tokenizer.chat_template = self.saved_template.template
         tokenizer.save_pretrained(str(target))
         outputs = {target.name: str(target)}
         if self.recipe.output.merge and m.mergeable:
