@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.test_import_hygiene import loaded_modules
-from tuner_tui.domain.data_lints import format_samples, lint_data, load_chat_template, load_token_counter
-from tuner_tui.domain.dataset_rows import PreparedData, alpaca_prompt, prepare_local
+from tuner_tui.domain.data_lints import lint_data
+from tuner_tui.domain.dataset_rows import PreparedData, prepare_local
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
 from tuner_tui.domain.recipe_loader import load_recipe
-from tuner_tui.domain.token_counts import chatml
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = 42
@@ -40,10 +39,10 @@ def _qa(i: int) -> dict:
     return {"instruction": f"What is {i} plus {i}?", "input": "", "output": f"{i} plus {i} is {2 * i}."}
 
 
-def _lint(path: Path, count=None, template=None, **spec) -> list[str]:
+def _lint(path: Path, **spec) -> list[str]:
     data = DataSpec(path=path.name, val_split=spec.pop("val_split", 0.0), **spec)
     prepared = prepare_local(data, path.parent, SEED)
-    return [p.format() for p in lint_data(prepared, data, count, template)]
+    return [p.format() for p in lint_data(prepared, data)]
 
 
 def _only(lints: list[str], needle: str) -> str:
@@ -114,73 +113,11 @@ def test_few_distinct_prompts(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ truncation
 
-def _word_model(folder: Path) -> Path:
-    """A model folder whose tokenizer.json is a WordLevel tokenizer: one token per whitespace-separated word."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    folder.mkdir(parents=True)
-    tokenizer = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1}, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer.save(str(folder / "tokenizer.json"))
-    (folder / "config.json").write_text("{}")
-    return folder
-
-
-def test_truncation_counted_with_the_model_tokenizer(tmp_path):
-    model = _word_model(tmp_path / "my-model")
-    count = load_token_counter(str(model), tmp_path, tmp_path / "models")
-    assert count is not None and count(["one two three", "the"]) == [3, 1]
-    words = [5, 10, 40, 17, 16, 912, 3]
-    rows = [{"text": " ".join(["word"] * n)} for n in words]
-    text = _only(_lint(_jsonl(tmp_path / "d.jsonl", rows), count, format="text", max_length=16), "max_length")
-    assert ":3: warning: data.max_length: 3 of 7 rows (43%; lines 3, 4, 6) are longer than data.max_length 16 " \
-        "tokens; the longest is 912: they lose their ends, often the answer" in text
-    assert "estimated" not in text and "raise data.max_length" in text
-
-
-def test_prompt_longer_than_max_length_trains_on_nothing(tmp_path):
-    count = load_token_counter("./m", tmp_path, tmp_path / "models") if _word_model(tmp_path / "m") else None
-    long = " ".join(["word"] * 20)    # the template adds 4 words: "###" "Instruction:" ... "###" "Response:"
-    rows = [_qa(i) for i in range(5)] + [{"instruction": long, "input": "", "output": "short"},
-                                         {"instruction": "Say it.", "input": "", "output": long}]   # 6 + 20
-    lints = _lint(_jsonl(tmp_path / "d.jsonl", rows), count, max_length=16)
-    assert "2 of 7 rows (29%; lines 6, 7) are longer than data.max_length 16 tokens; the longest is 26" in \
-        _only(lints, "longer than")
-    assert "1 of 7 rows (line 6) have a prompt of 16 tokens or more: with completion-only loss they train on " \
-        "nothing" in _only(lints, "train on nothing")
-    assert not [t for t in _lint(tmp_path / "d.jsonl", count, max_length=16, completion_only=False)
-                if "train on nothing" in t]
-
-
 def test_truncation_estimated_without_a_tokenizer(tmp_path):
     rows = [{"text": "x" * n} for n in (10, 64, 65, 100, 400)]
-    assert load_token_counter("./no-such-model", tmp_path, tmp_path / "models") is None
-    assert load_token_counter("tiny-random-llama", tmp_path, tmp_path / "models") is None   # not built yet
-    text = _only(_lint(_jsonl(tmp_path / "d.jsonl", rows), None, format="text", max_length=16), "max_length")
+    text = _only(_lint(_jsonl(tmp_path / "d.jsonl", rows), format="text", max_length=16), "max_length")
     assert "3 of 5 rows (60%; lines 3, 4, 5) are longer than data.max_length 16 tokens (estimated at ~4 " \
-        "characters per token: no tokenizer.json for the model); the longest is ~100" in text
-
-
-def test_builtin_model_tokenizer_found_under_home_models(tmp_path):
-    _word_model(tmp_path / "models" / "tiny-random-llama")
-    count = load_token_counter("tiny-random-llama", tmp_path, tmp_path / "models")
-    assert count is not None and count(["a b"]) == [2]
-
-
-def test_byte_level_bpe_counts_like_the_worker(tmp_path):
-    """A real byte-level BPE tokenizer (as tiny-random-llama has), batch-encoded."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(["the cat sat on the mat " * 50], trainer=trainer)
-    (tmp_path / "bpe").mkdir()
-    tokenizer.save(str(tmp_path / "bpe" / "tokenizer.json"))
-    count = load_token_counter("./bpe", tmp_path, tmp_path / "models")
-    texts = ["the cat sat", "zebra ünïcode " * 300]
-    assert count is not None and count(texts) == [len(tokenizer.encode(t).ids) for t in texts]
+        "characters per token: the model's tokenizer.json is not on this machine); the longest is ~100" in text
 
 
 # ------------------------------------------------------------------------------------------------ column mapping
@@ -253,34 +190,10 @@ def test_sharegpt_empty_assistant_answers(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ samples, speed
 
-def test_format_samples_alpaca_exactly_as_trained(tmp_path):
-    path = _jsonl(tmp_path / "d.jsonl", [_qa(1), {"instruction": "Add.", "input": "2 2", "output": "4"}])
-    prepared = prepare_local(DataSpec(path=path.name, val_split=0.0), tmp_path, SEED)
-    assert format_samples(prepared) == [alpaca_prompt("What is 1 plus 1?") + "1 plus 1 is 2.",
-                                        "### Instruction:\nAdd.\n\n### Input:\n2 2\n\n### Response:\n4"]
-
-
-def test_format_samples_chat_through_the_model_template(tmp_path):
-    path = _jsonl(tmp_path / "c.jsonl", [_talk(("system", "Be brief."), ("human", "hi"), ("gpt", "hello"))] * 2)
-    prepared = prepare_local(DataSpec(path=path.name, format="sharegpt", val_split=0.0), tmp_path, SEED)
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
-                {"role": "assistant", "content": "hello"}]
-    assert format_samples(prepared, n=1) == [chatml(messages)]          # no template known: ChatML
-    model = _word_model(tmp_path / "m")
-    (model / "chat_template.jinja").write_text(
-        "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}")
-    (model / "tokenizer_config.json").write_text(json.dumps({"bos_token": "<s>", "eos_token": "</s>"}))
-    template = load_chat_template("./m", tmp_path, tmp_path / "models")
-    assert template is not None and (template.bos_token, template.eos_token) == ("<s>", "</s>")
-    assert format_samples(prepared, n=1, chat_template=template) == [
-        "<s>[system] Be brief.\n[user] hi\n[assistant] hello\n"]
-    named = load_chat_template("./m", tmp_path, tmp_path / "models", override="chatml")
-    assert format_samples(prepared, n=1, chat_template=named) == [chatml(messages)]
-
-
 def test_hundred_thousand_rows_lint_well_under_a_second():
-    examples = [{"prompt": alpaca_prompt(f"Question {i} about item {i * 7}?"), "completion": f"Answer {i}. " * 20}
-                for i in range(100_000)]
+    examples = [{"messages": [{"role": "user", "content": f"Question {i} about item {i * 7}?"},
+                              {"role": "assistant", "content": f"Answer {i}. " * 20}],
+                 "instruction": f"Question {i} about item {i * 7}?", "input": ""} for i in range(100_000)]
     prepared = PreparedData("big.jsonl", examples, list(range(95_000)), list(range(95_000, 100_000)))
     started = time.perf_counter()
     lints = lint_data(prepared, DataSpec(path="big.jsonl", max_length=512))

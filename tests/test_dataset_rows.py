@@ -18,6 +18,7 @@ import pytest
 from tuner_tui.domain.dataset_rows import (
     MAX_REPORTED,
     Row,
+    RowError,
     alpaca_prompt,
     format_row,
     prepare_local,
@@ -28,6 +29,7 @@ from tuner_tui.domain.dataset_rows import (
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
 from tuner_tui.domain.recipe_loader import load_recipe_text
+from tuner_tui.domain.training_text import renderer
 from tuner_tui.runtime.preflight import FEW_ROWS, preflight
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "bad_data"
@@ -183,21 +185,63 @@ def test_csv_bad_row_raises_problems_not_csv_error(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------------ happy paths
 
+ALPACA = renderer(DataSpec(path="x.jsonl"), None, "", "<eos>", False, "x")
+
+
+def _render(row: dict, spec: DataSpec | None = None) -> str:
+    spec = spec or DataSpec(path="x.jsonl")
+    return renderer(spec, None, "", "<eos>", False, "x").render(format_row(row, spec)).text
+
+
+def _turns(example: dict) -> list[tuple[str, str]]:
+    return [(m["role"], m["content"]) for m in example["messages"]]
+
+
 def test_alpaca_template_with_input_is_exact() -> None:
-    ex = format_row({"instruction": "Translate", "input": "bonjour", "output": "hello"}, DataSpec(path="x.jsonl"))
-    assert ex == {
-        "prompt": "### Instruction:\nTranslate\n\n### Input:\nbonjour\n\n### Response:\n",
-        "completion": "hello",
-    }
+    """The seed's layout, byte for byte, through the alpaca chat template training renders with."""
+    row = {"instruction": "Translate", "input": "bonjour", "output": "hello"}
+    assert _render(row) == "### Instruction:\nTranslate\n\n### Input:\nbonjour\n\n### Response:\nhello<eos>"
+    assert _render(row) == alpaca_prompt("Translate", "bonjour") + "hello<eos>"
 
 
 def test_alpaca_template_without_input_is_exact() -> None:
-    spec = DataSpec(path="x.jsonl")
-    want = {"prompt": "### Instruction:\nName a colour\n\n### Response:\n", "completion": "blue"}
-    assert format_row({"instruction": "Name a colour", "output": "blue"}, spec) == want
-    assert format_row({"instruction": "Name a colour", "input": "", "output": "blue"}, spec) == want
-    assert format_row({"instruction": "Name a colour", "input": None, "output": "blue"}, spec) == want
-    assert alpaca_prompt("Name a colour") == want["prompt"]
+    want = "### Instruction:\nName a colour\n\n### Response:\nblue<eos>"
+    assert _render({"instruction": "Name a colour", "output": "blue"}) == want
+    assert _render({"instruction": "Name a colour", "input": "", "output": "blue"}) == want
+    assert _render({"instruction": "Name a colour", "input": None, "output": "blue"}) == want
+    assert alpaca_prompt("Name a colour") + "blue<eos>" == want
+
+
+def test_alpaca_template_trains_the_answer_and_the_end_of_text_only() -> None:
+    rendered = ALPACA.render(format_row({"instruction": "Q", "output": "A"}, DataSpec(path="x.jsonl")))
+    (start, end), = rendered.trained
+    assert rendered.text[start:end] == "A<eos>"
+
+
+def test_alpaca_system_and_history_become_turns() -> None:
+    """LLaMA-Factory's alpaca columns: system and history were dropped without a word before."""
+    row = {"instruction": "And 3+3?", "input": "", "output": "6", "system": "You do sums.",
+           "history": [["2+2?", "4"]]}
+    ex = format_row(row, DataSpec(path="x.jsonl"))
+    assert _turns(ex) == [("system", "You do sums."), ("user", "2+2?"), ("assistant", "4"), ("user", "And 3+3?"),
+                          ("assistant", "6")]
+    assert _render(row) == ("You do sums.\n\n### Instruction:\n2+2?\n\n### Response:\n4<eos>\n\n"
+                            "### Instruction:\nAnd 3+3?\n\n### Response:\n6<eos>")
+    rendered = ALPACA.render(ex)
+    assert [rendered.text[a:b] for a, b in rendered.trained] == ["4<eos>", "6<eos>"]      # every answer
+    last = renderer(DataSpec(path="x.jsonl", train_on="last"), None, "", "<eos>", False, "x").render(ex)
+    assert [last.text[a:b] for a, b in last.trained] == ["6<eos>"]
+
+
+def test_alpaca_history_must_be_pairs() -> None:
+    with pytest.raises(RowError, match="pairs"):
+        format_row({"instruction": "q", "output": "a", "history": ["q0"]}, DataSpec(path="x.jsonl"))
+
+
+def test_alpaca_input_under_a_chat_template_is_a_paragraph() -> None:
+    ex = format_row({"instruction": "Translate", "input": "bonjour", "output": "hello"},
+                    DataSpec(path="x.jsonl", template="chat"))
+    assert _turns(ex) == [("user", "Translate\n\nbonjour"), ("assistant", "hello")]
 
 
 def test_alpaca_file_end_to_end(tmp_path: Path) -> None:
@@ -207,8 +251,9 @@ def test_alpaca_file_end_to_end(tmp_path: Path) -> None:
     data = prepare_local(_spec("a.jsonl"), tmp_path, SEED)
     assert data.rows == 3
     assert data.source == str(tmp_path / "a.jsonl")
-    assert data.examples[0] == {"prompt": alpaca_prompt("i1", "x"), "completion": "o1"}
-    assert data.examples[1] == {"prompt": "### Instruction:\ni2\n\n### Response:\n", "completion": "o2"}
+    assert _turns(data.examples[0]) == [("user", "i1\n\n### Input:\nx"), ("assistant", "o1")]
+    assert _turns(data.examples[1]) == [("user", "i2"), ("assistant", "o2")]
+    assert data.origins == [(1, 1), (2, 2), (3, 3)]
     assert data.warnings == []
 
 
@@ -217,39 +262,84 @@ def test_sharegpt_roles_are_mapped() -> None:
                              {"from": "gpt", "value": "hello"}, {"from": "human", "value": "bye"},
                              {"from": "gpt", "value": "ciao"}]}
     ex = format_row(row, DataSpec(path="x.jsonl", format="sharegpt"))
-    assert ex == {
-        "prompt": [{"role": "system", "content": "be kind"}, {"role": "user", "content": "hi"},
-                   {"role": "assistant", "content": "hello"}, {"role": "user", "content": "bye"}],
-        "completion": [{"role": "assistant", "content": "ciao"}],
-    }
+    assert _turns(ex) == [("system", "be kind"), ("user", "hi"), ("assistant", "hello"), ("user", "bye"),
+                          ("assistant", "ciao")]
 
 
-def test_sharegpt_data_roles_accepts_function_call(tmp_path: Path) -> None:
+def test_sharegpt_system_column_becomes_the_system_turn() -> None:
+    row = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}],
+           "system": "be kind"}
+    assert _turns(format_row(row, DataSpec(path="x.jsonl", format="sharegpt")))[0] == ("system", "be kind")
+
+
+def test_sharegpt_function_call_and_observation_are_tool_turns() -> None:
+    """glaive_toolcall's shape: function_call holds the call as JSON, observation the result, tools the schemas."""
+    row = {"conversations": [{"from": "human", "value": "weather?"},
+                             {"from": "function_call", "value": '{"name": "weather", "arguments": "{\\"city\\": '
+                              '\\"Oslo\\"}"}'},
+                             {"from": "observation", "value": '{"sky": "sunny"}'}, {"from": "gpt", "value": "sunny"}],
+           "tools": '[{"name": "weather", "parameters": {"type": "object"}}]'}
+    ex = format_row(row, DataSpec(path="x.jsonl", format="sharegpt"))
+    assert ex["messages"][1] == {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": "weather", "arguments": {"city": "Oslo"}}}]}
+    assert ex["messages"][2] == {"role": "tool", "content": '{"sky": "sunny"}'}
+    assert ex["tools"] == [{"name": "weather", "parameters": {"type": "object"}}]
+
+
+def test_sharegpt_function_call_that_is_not_json_names_the_turn() -> None:
+    row = {"conversations": [{"from": "human", "value": "q"}, {"from": "function_call", "value": "weather()"},
+                             {"from": "gpt", "value": "a"}]}
+    with pytest.raises(RowError, match="JSON") as err:
+        format_row(row, DataSpec(path="x.jsonl", format="sharegpt"))
+    assert err.value.key == "conversations[1]"
+
+
+def test_sharegpt_data_roles_maps_other_names(tmp_path: Path) -> None:
     shutil.copy(CORPUS / "sharegpt_unknown_role.jsonl", tmp_path / "fc.jsonl")
-    spec = _spec("fc.jsonl", format="sharegpt", roles={"function_call": "assistant"})
+    spec = _spec("fc.jsonl", format="sharegpt", roles={"bot": "assistant"})
     data = prepare_local(spec, tmp_path, SEED)
     assert data.rows == 2
-    second = data.examples[1]
-    assert second["prompt"][1] == {"role": "assistant", "content": '{"name": "weather"}'}
-    assert second["completion"] == [{"role": "assistant", "content": "sunny"}]
+    assert _turns(data.examples[1]) == [("user", "weather?"), ("assistant", "sunny")]
 
 
 def test_sharegpt_columns_rename_keys() -> None:
     row = {"chat": [{"speaker": "human", "text": "a"}, {"speaker": "gpt", "text": "b"}]}
     spec = DataSpec(path="x.jsonl", format="sharegpt", columns={"conversations": "chat", "role": "speaker",
                                                                    "content": "text"})
-    assert format_row(row, spec) == {"prompt": [{"role": "user", "content": "a"}],
-                                     "completion": [{"role": "assistant", "content": "b"}]}
+    assert _turns(format_row(row, spec)) == [("user", "a"), ("assistant", "b")]
 
 
-def test_messages_completion_only_false_keeps_all_messages() -> None:
+def test_messages_trailing_turns_are_cut_unless_training_on_all() -> None:
     msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"},
             {"role": "assistant", "content": "a"}, {"role": "tool", "content": "t"},
-            {"role": "assistant", "content": "a2"}]
+            {"role": "assistant", "content": "a2"}, {"role": "user", "content": "thanks"}]
     assert format_row({"messages": msgs}, DataSpec(path="x", format="messages", completion_only=False)) == {
         "messages": msgs}
-    ex = format_row({"messages": msgs}, DataSpec(path="x", format="messages"))
-    assert ex == {"prompt": msgs[:4], "completion": [msgs[4]]}
+    assert format_row({"messages": msgs}, DataSpec(path="x", format="messages", train_on="all")) == {
+        "messages": msgs}
+    assert format_row({"messages": msgs}, DataSpec(path="x", format="messages")) == {
+        "messages": msgs[:5], "trailing": 1}
+
+
+def test_messages_tool_calls_and_tools_column() -> None:
+    msgs = [{"role": "user", "content": "u"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}]},
+            {"role": "tool", "content": "2"}, {"role": "assistant", "content": "two"}]
+    ex = format_row({"messages": msgs, "tools": [{"type": "function", "function": {"name": "f"}}]},
+                    DataSpec(path="x", format="messages"))
+    assert ex["messages"][1]["tool_calls"] == [{"type": "function", "function": {"name": "f",
+                                                                                 "arguments": {"x": 1}}}]
+    assert ex["tools"] == [{"type": "function", "function": {"name": "f"}}]
+
+
+def test_train_on_and_completion_only_cannot_contradict() -> None:
+    with pytest.raises(ValueError, match="contradicts"):
+        DataSpec(path="x", completion_only=False, train_on="assistant")
+    assert DataSpec(path="x", completion_only=False).trained == "all"
+    assert DataSpec(path="x", format="text").trained == "all"
+    assert DataSpec(path="x", format="sharegpt").rendering == "chat"
+    assert DataSpec(path="x").rendering == "alpaca"
 
 
 def test_messages_drop_extra_turn_keys() -> None:
@@ -268,8 +358,9 @@ def test_csv_loads(tmp_path: Path) -> None:
     (tmp_path / "d.csv").write_text('instruction,input,output\nsay 1,,1\n"multi\nline",ctx,"a, b"\n')
     data = prepare_local(_spec("d.csv"), tmp_path, SEED)
     assert data.rows == 2
-    assert data.examples[0] == {"prompt": alpaca_prompt("say 1"), "completion": "1"}
-    assert data.examples[1] == {"prompt": alpaca_prompt("multi\nline", "ctx"), "completion": "a, b"}
+    assert _turns(data.examples[0]) == [("user", "say 1"), ("assistant", "1")]
+    assert _turns(data.examples[1]) == [("user", "multi\nline\n\n### Input:\nctx"), ("assistant", "a, b")]
+    assert data.origins == [(1, 2), (2, 4)]
 
 
 def test_parquet_loads(tmp_path: Path) -> None:
@@ -279,7 +370,7 @@ def test_parquet_loads(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "d.parquet")
     data = prepare_local(_spec("d.parquet", columns={"instruction": "question", "output": "answer"}), tmp_path, SEED)
     assert data.rows == 3
-    assert data.examples[2] == {"prompt": alpaca_prompt("q3"), "completion": "a3"}
+    assert _turns(data.examples[2]) == [("user", "q3"), ("assistant", "a3")]
 
 
 def test_parquet_wrong_type_names_the_row(tmp_path: Path) -> None:
@@ -292,9 +383,12 @@ def test_parquet_wrong_type_names_the_row(tmp_path: Path) -> None:
     assert problems[0].line is None
 
 
-def test_json_list_loads(tmp_path: Path) -> None:
+def test_json_list_loads_with_the_line_of_each_row(tmp_path: Path) -> None:
     (tmp_path / "d.json").write_text(json.dumps(_alpaca(4), indent=2))
-    assert prepare_local(_spec("d.json"), tmp_path, SEED).rows == 4
+    data = prepare_local(_spec("d.json"), tmp_path, SEED)
+    assert data.rows == 4
+    assert [line for _, line in data.origins] == [2, 7, 12, 17]
+    assert data.where(1) == f"{tmp_path / 'd.json'}:7"
 
 
 def test_json_object_holding_one_list_loads(tmp_path: Path) -> None:
@@ -305,14 +399,14 @@ def test_json_object_holding_one_list_loads(tmp_path: Path) -> None:
 def test_columns_mapping(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "qa.jsonl", [{"question": f"q{i}", "answer": f"a{i}"} for i in range(3)])
     data = prepare_local(_spec("qa.jsonl", columns={"instruction": "question", "output": "answer"}), tmp_path, SEED)
-    assert data.examples == [{"prompt": alpaca_prompt(f"q{i}"), "completion": f"a{i}"} for i in range(3)]
+    assert [_turns(e) for e in data.examples] == [[("user", f"q{i}"), ("assistant", f"a{i}")] for i in range(3)]
 
 
 def test_max_rows_caps(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "d.jsonl", _alpaca(50))
     data = prepare_local(_spec("d.jsonl", max_rows=7), tmp_path, SEED)
     assert data.rows == 7
-    assert [e["completion"] for e in data.examples] == [str(i) for i in range(7)]
+    assert [e["messages"][-1]["content"] for e in data.examples] == [str(i) for i in range(7)]
     assert sorted(data.train_index + data.eval_index) == list(range(7))
 
 

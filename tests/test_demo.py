@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.conftest import json_lines, tuner
+from tuner_tui.domain.dataset_rows import alpaca_prompt
 from tuner_tui.domain.model_sources import smollm2_gguf_path
 from tuner_tui.runtime.event_log import read_events
 
@@ -16,7 +17,7 @@ pytestmark = [pytest.mark.slow,
 
 
 def test_demo_teaches_the_house_style(home):
-    proc = tuner("run", "demo", "--json", timeout=900)
+    proc = tuner("run", "demo", "--json", "--set", "output.merge=true", timeout=900)
     assert proc.returncode == 0, proc.stderr
     first, record = json_lines(proc.stdout)[0], json_lines(proc.stdout)[-1]
     assert record["status"] == "finished"
@@ -28,3 +29,21 @@ def test_demo_teaches_the_house_style(home):
     assert answers["tuned"].startswith("Answer:") and "Paris" in answers["tuned"]
     assert "Confidence:" in answers["tuned"]
     assert not answers["base"].startswith("Answer:")
+
+    # What gets deployed answers as trained: the merged model's own tokenizer renders a user message in the alpaca
+    # layout training used (vLLM, TGI, a pipeline call apply_chat_template), and answers in the taught style.
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    merged = home.run_dir(first["run_id"]) / "merged"
+    tokenizer = AutoTokenizer.from_pretrained(merged)
+    question = "What is the capital of France?"
+    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                           add_generation_prompt=True)
+    assert prompt == alpaca_prompt(question) == answers["formatted_prompt"]
+    model = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=40, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    served = tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
+    assert served.startswith("Answer:") and "Paris" in served, served

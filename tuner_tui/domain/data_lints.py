@@ -5,16 +5,14 @@ which ones (file lines, first few), and what to do. They run on the examples pre
 they see exactly what the worker trains on.
 
 Cost: counting runs in C builtins (map, set, list.count); a Python loop runs only where a count says there is
-something to report. 100k clean alpaca rows: 0.4 s with the ~4-characters-per-token estimate, on a 2-core box
-shared with other jobs (tests/test_data_lints.py holds it under 1.5 s). A real tokenizer adds encode_batch: the
-410-row demo takes 0.02-0.16 s, 100k rows of ~80 tokens ~14 s on 2 busy cores, so for big sets count in a
-background worker or pass no counter. Line numbers are looked up only for the rows a message names (a second read
-of the file); chat data with completion_only re-reads the file once to see the turns after the last answer.
+something to report. 100k clean alpaca rows: well under a second on a 2-core box shared with other jobs
+(tests/test_data_lints.py holds it under 1.5 s). Token counts are not made here: data_audit counts them exactly
+from the rendered rows; without the model's tokenizer, truncation is estimated at ~4 characters a token. Line
+numbers are looked up only for the rows a message names (a second read of the file).
 """
 
 from __future__ import annotations
 
-import math
 import operator
 import re
 from dataclasses import dataclass, field
@@ -25,9 +23,8 @@ from pathlib import Path
 from tuner_tui.domain.dataset_rows import PreparedData, read_rows
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
-from tuner_tui.domain.token_counts import TokenCounter, load_token_counter
 
-__all__ = ["lint_data", "load_token_counter"]
+__all__ = ["lint_data"]
 
 SHOWN = 3                   # example lines named per message
 MOSTLY = 0.5                # "most rows": the share above which a column mapping looks wrong
@@ -39,15 +36,13 @@ _LINE = re.compile(f"[^{_BREAKS}]*(?:\r\n|[{_BREAKS}]|$)")
 _QUESTION = ("?", "?\n", "? ", "?\r\n")
 
 
-def lint_data(prepared: PreparedData, data_cfg: DataSpec, tokenizer_count: TokenCounter | None = None,
-              truncation: bool = True) -> list[Problem]:
-    """Every data lint, as warnings. Truncation is estimated here (~4 characters a token, or `tokenizer_count`
-    over each row's turns) only when `truncation`: with the model's tokenizer at hand, data_audit counts it
-    exactly from the rendered rows instead."""
+def lint_data(prepared: PreparedData, data_cfg: DataSpec, truncation: bool = True) -> list[Problem]:
+    """Every data lint, as warnings. Truncation is estimated here (~4 characters a token) only when
+    `truncation`: with the model's tokenizer at hand, data_audit counts it exactly from the rendered rows."""
     rows = _Rows.of(prepared, data_cfg)
     return [*_empty_answers(rows), *_duplicates(rows, prepared), *_conflicts(rows), *_low_diversity(rows),
             *_alpaca_columns(rows), *_trailing_turns(rows),
-            *(_truncation(rows, tokenizer_count) if truncation else [])]
+            *(_truncation(rows) if truncation else [])]
 
 
 # ------------------------------------------------------------------------------------------------ the rows
@@ -289,10 +284,6 @@ def _trailing_turns(rows: _Rows) -> list[Problem]:
                       hint="end each conversation with the assistant's answer, or split it into several rows")]
 
 
-def _estimate(texts: list[str]) -> list[int]:
-    return [math.ceil(len(t) / CHARS_PER_TOKEN) for t in texts]
-
-
 def _plain(example: dict) -> str:
     """A row's text without a template, for estimates: each turn's text on its own line."""
     if "text" in example:
@@ -304,18 +295,17 @@ def _characters(rows: _Rows) -> list[int]:
     return list(map(len, map(_plain, rows.examples)))
 
 
-def _truncation(rows: _Rows, count: TokenCounter | None) -> list[Problem]:
-    """Rows longer than max_length, estimated from the turns' text (the template adds a few tokens a turn)."""
+def _truncation(rows: _Rows) -> list[Problem]:
+    """Rows longer than max_length, estimated from the turns' text when the model's tokenizer is not here."""
     limit = rows.spec.max_length
-    scale = 1 if count else CHARS_PER_TOKEN
-    lengths = count(list(map(_plain, rows.examples))) if count else _characters(rows)
+    lengths = _characters(rows)
     longest = max(lengths)
-    if longest <= limit * scale:
+    if longest <= limit * CHARS_PER_TOKEN:
         return []
-    over = [i for i, length in enumerate(lengths) if length > limit * scale]
-    how = " (counted without the template: the model's tokenizer is not on this machine)" if count else \
-        f" (estimated at ~{CHARS_PER_TOKEN} characters per token: no tokenizer.json for the model)"
+    over = [i for i, length in enumerate(lengths) if length > limit * CHARS_PER_TOKEN]
     return [rows.warn(over, f"{len(over)} of {rows.n} rows ({_pct(len(over), rows.n)}; {{where}}) are longer than "
-                      f"data.max_length {limit} tokens{how}; the longest is ~{-(-longest // scale)}: they lose "
-                      "their ends, often the answer", key="data.max_length",
+                      f"data.max_length {limit} tokens (estimated at ~{CHARS_PER_TOKEN} characters per token: the "
+                      f"model's tokenizer.json is not on this machine); the longest is ~"
+                      f"{-(-longest // CHARS_PER_TOKEN)}: they lose their ends, often the answer",
+                      key="data.max_length",
                       hint="raise data.max_length (activation memory grows with it) or drop those rows")]

@@ -1,10 +1,9 @@
-"""Token counts and rendered samples for pre-flight, without torch or transformers.
+"""A model's tokenizer files and chat template on this machine, and a bounded renderer for chat templates.
 
-Pre-flight wants two things from the model before any worker starts: how many tokens a row takes (to warn about
-truncation) and the exact text a row becomes (to show it). Both come from files the model folder already holds:
-`tokenizer.json` is read with the `tokenizers` library (Rust, ~0.1 s to load, no torch) and the chat template
-(`chat_template.jinja` or `tokenizer_config.json`) is rendered with jinja2, as transformers does. When a model
-has not been downloaded or converted yet, callers fall back to an estimate (see data_lints).
+Pre-flight, `tuner data` and the worker all read the model folder's files the same way (no torch): the folder
+(built-in, local or in the Hugging Face cache, no network), `chat_template.jinja` or `tokenizer_config.json`
+with the BOS and EOS tokens, and render templates with jinja2 as transformers does, but bounded in time and
+size (a template is code from a model repository or a recipe). training_text tokenizes with `tokenizers`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +21,6 @@ from typing import Any
 
 from tuner_tui.domain.chat_templates import template_for
 from tuner_tui.domain.model_sources import resolve_local, source_kind
-
-TokenCounter = Callable[[list[str]], list[int]]
-BATCH = 4096                # texts per encode_batch call: bounds the memory of the Encoding objects
 
 
 def model_folder(model_source: str, base_dir: Path | None, home_models_dir: Path,
@@ -55,33 +50,6 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path | None:
         return None
     snapshot = repo / "snapshots" / commit
     return snapshot if commit and snapshot.is_dir() else None
-
-
-def load_token_counter(model_source: str, base_dir: Path | None, home_models_dir: Path,
-                       revision: str | None = None) -> TokenCounter | None:
-    """A batch token counter from the model's tokenizer.json, or None when the model has none here.
-
-    Counts include the special tokens the tokenizer adds (as `tokenizer(text)` in the worker does). Cost: the
-    file load (~0.1-0.3 s for a 50k vocabulary) plus encode_batch, which runs on every core."""
-    folder = model_folder(model_source, base_dir, home_models_dir, revision)
-    if folder is None or not (folder / "tokenizer.json").is_file():
-        return None
-    try:
-        from tokenizers import Tokenizer  # light (Rust), but only needed here
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception:  # noqa: BLE001 - an unreadable tokenizer means "no counter", the estimate still works
-        return None
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)   # _fast skips offsets
-
-    def count(texts: list[str]) -> list[int]:
-        lengths: list[int] = []
-        for start in range(0, len(texts), BATCH):
-            lengths += [len(e.ids) for e in encode(texts[start:start + BATCH], add_special_tokens=True)]
-        return lengths
-
-    return count
 
 
 # ------------------------------------------------------------------------------------------------ chat templates

@@ -112,16 +112,22 @@ def _render_conversation(template: ChatTemplate, messages: list[dict], tools: li
         raise
     except Exception as err:  # noqa: BLE001 - a template's own raise_exception or a Jinja error
         raise RenderError(f"the chat template cannot render this row: {_first_line(err)}") from None
-    ends = [_empty_prefix(template, tools, full)]
-    for k in range(1, len(messages)):
-        ends.append(_prefix_end(full, render, k))
-    ends.append(len(full))
-    turns = tuple(Turn(_role(m), ends[k], ends[k + 1]) for k, m in enumerate(messages))
-    if train_on == "all":
-        return Rendered(full, turns, ((0, len(full)),), False)
     answers = [k for k, m in enumerate(messages) if m["role"] == "assistant"]
     if train_on == "last":
         answers = answers[-1:]
+    # Where each turn starts. Training on the last answer only needs that answer's start to be exact: a template
+    # that renders earlier turns differently later on merges them (the X-ray shows them as one span).
+    needed = set(range(len(messages))) if train_on == "assistant" else {answers[-1]} if answers else set()
+    head = _empty_prefix(template, tools, full)
+    ends = [head]
+    for k in range(1, len(messages)):
+        ends.append(_prefix_end(full, render, k, strict=k in needed, fallback=ends[-1]))
+    ends.append(len(full))
+    turns = tuple(Turn(_role(m), ends[k], ends[k + 1]) for k, m in enumerate(messages))
+    if head:        # what the template writes before any turn: a BOS, a default system prompt, the tool schemas
+        turns = (Turn("system", 0, head), *turns)
+    if train_on == "all":
+        return Rendered(full, turns, ((0, len(full)),), False)
     trained = []
     for k in answers:
         start, end = ends[k], ends[k + 1]
@@ -135,16 +141,20 @@ def _render_conversation(template: ChatTemplate, messages: list[dict], tools: li
     return Rendered(full, turns, tuple(trained), False)
 
 
-def _prefix_end(full: str, render, k: int) -> int:
+def _prefix_end(full: str, render, k: int, strict: bool = True, fallback: int = 0) -> int:
     try:
         prefix = render(k)
     except TemplateLimit:
         raise
     except Exception as err:  # noqa: BLE001
+        if not strict:
+            return fallback
         raise RenderError(f"the chat template cannot render the first {k} turns of this row on their own "
                           f"({_first_line(err)}): masks per turn need every prefix to render",
                           hint="set data.train_on: last, or data.chat_template: chatml") from None
     if not full.startswith(prefix):
+        if not strict:
+            return fallback
         raise RenderError(f"the chat template renders turn {k} differently once later turns follow, so turns "
                           "cannot be told apart by rendering", hint="set data.train_on: last (trains the last "
                           "answer only), or data.chat_template: chatml")

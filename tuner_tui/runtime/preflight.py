@@ -24,7 +24,6 @@ from tuner_tui.domain.token_counts import (
     RENDER_MAX_CHARS,
     RENDER_TIME_S,
     TemplateLimit,
-    load_token_counter,
     model_folder,
 )
 from tuner_tui.domain.training_text import TrainingText, render_dataset, training_text
@@ -81,11 +80,7 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
         if exact:
             assert text is not None
             checked.audit = audit(data, text, render_dataset(text, data), recipe.data.max_length)
-        counter = None
-        if not exact and data.rows <= EXACT_COUNT_ROWS:
-            counter = load_token_counter(recipe.model.source, loaded.base_dir, home.models_dir,
-                                         revision=recipe.model.revision)
-        lints = lint_data(data, recipe.data, tokenizer_count=counter, truncation=not exact)
+        lints = lint_data(data, recipe.data, truncation=not exact)
     except TemplateLimit as limit:
         raise ProblemsFound([_template_problem(loaded, name, limit)]) from None
     found = checked.audit
