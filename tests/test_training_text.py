@@ -15,7 +15,14 @@ from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
 from tuner_tui.domain.recipe_loader import load_recipe_text
 from tuner_tui.domain.token_counts import ChatTemplate
-from tuner_tui.domain.training_text import IGNORE, RenderError, Renderer, render_dataset, tokenize, training_text
+from tuner_tui.domain.training_text import (
+    IGNORE,
+    Renderer,
+    RenderError,
+    render_dataset,
+    tokenize,
+    training_text,
+)
 
 CHAT = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "hello"}, {"role": "user", "content": "bye"},
@@ -94,8 +101,8 @@ def test_a_template_without_tools_refuses_tool_data_naming_the_option():
 
 def test_chatml_tools_renders_as_transformers_renders_it():
     """The template is saved with the outputs: transformers' own apply_chat_template must render it the same."""
-    from transformers import PreTrainedTokenizerFast
     from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
 
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel({"x": 0}, unk_token="x")))
     tokenizer.chat_template = CHATML_TOOLS
@@ -117,7 +124,8 @@ def test_labels_are_the_trained_tokens_cut_at_max_length(tiny_model: Path):
     rendered = text.renderer.render({"messages": CHAT})
     (row,) = tokenize([rendered], text.encoder, 10_000)
     assert len(row.ids) == row.tokens and row.trained_tokens == sum(label != IGNORE for label in row.labels) > 0
-    learned = text.encoder.tokenizer.decode([t for t, label in zip(row.ids, row.labels) if label != IGNORE],
+    kept = [t for t, label in zip(row.ids, row.labels, strict=True) if label != IGNORE]
+    learned = text.encoder.tokenizer.decode(kept,
                                             skip_special_tokens=False)
     assert learned.replace(" ", "") == "hello<|im_end|>\nciao<|im_end|>\n".replace(" ", "")
     (short,) = tokenize([rendered], text.encoder, 12)
