@@ -39,7 +39,7 @@ recipe = loaded.recipe
 precision = choose_precision(recipe)
 path = materialize(recipe.model.source, Home.default())
 tokenizer = load_tokenizer(path, recipe)
-data = training_data.build(recipe, loaded.base_dir, tokenizer)
+data = training_data.build(recipe, loaded.base_dir, tokenizer, path, Home.default().models_dir)
 model = load_model(path, recipe, precision)
 config = sft_config(recipe, precision, Path(sys.argv[2]), data.eval is not None)
 trainer = SFTTrainer(model=model, args=config, train_dataset=data.train, eval_dataset=data.eval,
