@@ -55,13 +55,14 @@ class _Rows:
     examples: list[dict]
     prompts: list[str | None]       # None for plain text; the turns before the answer, joined
     answers: list[str]              # the last assistant answer
+    origins: list[tuple[int, int | None]] = field(default_factory=list)
     _lines: list[int] | None = field(default=None, repr=False)
 
     @classmethod
     def of(cls, prepared: PreparedData, spec: DataSpec) -> _Rows:
         examples = prepared.examples
         pairs = [_prompt_answer(e) for e in examples]
-        return cls(prepared.source, spec, examples, [p for p, _ in pairs], [a for _, a in pairs])
+        return cls(prepared.source, spec, examples, [p for p, _ in pairs], [a for _, a in pairs], prepared.origins)
 
     @cached_property
     def instructions(self) -> list[str]:
@@ -100,7 +101,10 @@ class _Rows:
                        hint=hint, severity="warning")
 
     def lines(self, indexes: list[int]) -> list[int] | None:
-        """File lines of rows (0-based indexes), for .jsonl and .csv; None for formats without lines."""
+        """File lines of rows (0-based indexes); None for formats without lines (parquet, a hub set)."""
+        if self.origins and indexes and max(indexes) < len(self.origins):
+            found = [self.origins[i][1] for i in indexes]
+            return None if None in found else found      # type: ignore[return-value]  # None was ruled out
         path = Path(self.source)
         if not indexes or path.suffix.lower() not in (".jsonl", ".csv"):
             return None
