@@ -222,11 +222,14 @@ def test_failure_causes_are_named_with_a_fix(home, tmp_path, fault, cause, advic
     assert "Traceback" not in proc.stderr
 
 
-def test_an_unknown_hub_model_fails_as_model_not_found(home, tmp_path):
-    recipe = write_recipe(tmp_path, "lora")
-    proc, _, record = run_json(recipe, "--set", "model.source=no-such-org/no-such-model")
-    assert proc.returncode == 1 and record["failure"]["cause"] == "model_not_found"
-    assert "model.source" in record["failure"]["suggestion"]
+def test_an_uncached_hub_model_is_refused_offline_before_any_worker_starts(home, tmp_path):
+    # HF_HUB_OFFLINE=1 (the home fixture): the worker could never load it. Online: tests/test_hub_models.py.
+    proc = tuner("run", str(write_recipe(tmp_path, "lora")), "--set", "model.source=no-such-org/no-such-model",
+                 env={"HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert proc.returncode == 1
+    assert "model.source: no-such-org/no-such-model is a hub id that is not in the local cache" in proc.stderr
+    assert "HF_HUB_OFFLINE=1 forbids downloading it" in proc.stderr
+    assert RunStore(home).all() == []
 
 
 def test_bad_data_is_refused_before_any_worker_starts(home, tmp_path):

@@ -30,6 +30,7 @@ from tuner_tui.domain.run_progress import RunProgress
 from tuner_tui.domain.runs import ACTIVE, fields_from_terminal
 from tuner_tui.runtime import launcher
 from tuner_tui.runtime.event_log import EventLog, read_events
+from tuner_tui.runtime.exit_cause import complete_checkpoints
 from tuner_tui.runtime.home import Home
 from tuner_tui.runtime.preflight import preflight
 from tuner_tui.runtime.recipe_catalog import resolve_recipe
@@ -163,6 +164,8 @@ def _worth_a_line(event: dict, terminal: bool) -> bool:
     kind = event["type"]
     if kind in ("warning", "started", "resumed", "checkpoint"):
         return True
+    if kind == "phase" and event.get("detail"):       # loading steps: the bar has no steps to show yet
+        return True
     return kind == "log" and (is_evaluation(event) or not terminal)
 
 
@@ -184,7 +187,14 @@ def _print_end(record: dict, final: dict | None) -> None:
         failure = record["failure"]
         out.print(f"{failure.get('message')}\n    suggestion: {failure.get('suggestion')}", markup=False)
     if status in ("failed", "crashed", "stopped"):
-        out.print(f"log: {record['run_dir']}/worker.log   resume: tuner resume {record['id']}", markup=False)
+        out.print(f"log: {record['run_dir']}/worker.log   {_next_step(record)}", markup=False)
+
+
+def _next_step(record: dict) -> str:
+    """Resume only where a complete checkpoint exists (as `tuner resume` itself requires); else relaunch."""
+    if complete_checkpoints(RunDir.of(record["run_dir"])):
+        return f"resume: tuner resume {record['id']}"
+    return f"no checkpoint to resume from: tuner relaunch {record['id']} starts it again"
 
 
 def cmd_stop(args: argparse.Namespace) -> int:

@@ -75,7 +75,8 @@ def _summary(e: dict) -> str:
 
 _TEXT = {
     "started": _started, "log": _log, "memory": _memory, "failed": _failed, "crashed": _failed,
-    "phase": lambda e: str(e.get("phase")) + (f" ({e['total_steps']} steps)" if e.get("total_steps") else ""),
+    "phase": lambda e: str(e.get("phase")) + (f" ({e['total_steps']} steps)" if e.get("total_steps") else "")
+    + (f" · {e['detail']}" if e.get("detail") else ""),
     "checkpoint": lambda e: f"step {e.get('step')} → {e.get('path')}",
     "resumed": lambda e: f"from step {e.get('from_step')}",
     "warning": lambda e: f"[{e.get('kind')}] {e.get('message')}",

@@ -27,6 +27,9 @@ VERSION = 1
 TERMINAL = ("finished", "stopped", "failed", "crashed")
 FAILURE_CAUSES = ("oom", "nan_loss", "data_error", "model_not_found", "disk_full", "killed", "error")
 PHASES = ("loading", "training", "evaluating", "saving", "merging")
+# A `phase` event may carry `detail`: what that phase is doing, in words ("tokenizer of Qwen/Qwen2.5-0.5B, then
+# the data"). The worker repeats `loading` with a new detail as loading moves on; a reader that predates the
+# key sees the same phase again, which changes nothing for it.
 
 
 def make_event(event_type: str, /, **fields: Any) -> dict:
@@ -130,7 +133,7 @@ _CHECKS = {
     "peak": _optional_number, "rss": _optional_number, "nvml_process_bytes": _optional_number,
     "phase": _text, "host": _text, "device": _text, "precision": _text, "kind": _text, "message": _text,
     "suggestion": _text, "cause": _text, "path": _text, "checkpoint": _text, "prompt": _text, "text": _text,
-    "reference": _text, "traceback_tail": _text,
+    "reference": _text, "traceback_tail": _text, "detail": _text,
     "devices": _texts, "outputs": _text_map, "summary": _summary, "fix": _fix,
     **{key: _optional_number for key in METRIC_KEYS},     # the declared metrics: numbers or null
 }

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,9 @@ _LOCAL_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
 # Hub repo ids: "name" or "org/name"; letters, digits, '-', '_', '.'; no '--' or '..'; at most 96 chars.
 _HUB_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _HUB_ID = re.compile(rf"^(?:{_HUB_PART}/)?{_HUB_PART}$")
+OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+_TRUE = {"1", "ON", "YES", "TRUE"}                 # huggingface_hub's own reading of these variables
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
 @dataclass(frozen=True)
@@ -127,3 +132,72 @@ def check_source(source: str, base_dir: Path | None = None) -> SourceProblem | N
             f"did you mean {close[0]!r}?",
         )
     return None
+
+
+def hub_cache_dir() -> Path:
+    """Where huggingface_hub keeps downloaded models, by its own rules (constants.py): HF_HUB_CACHE, the
+    legacy HUGGINGFACE_HUB_CACHE, HF_HOME/hub, XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub."""
+    env = os.environ
+    home = env.get("HF_HOME") or os.path.join(env.get("XDG_CACHE_HOME") or os.path.join("~", ".cache"),
+                                               "huggingface")
+    hub = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE") or os.path.join(home, "hub")
+    return Path(os.path.expandvars(os.path.expanduser(hub)))
+
+
+def hub_offline() -> str | None:
+    """The variable that forbids the hub (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE set to 1/on/yes/true), if any."""
+    return next((name for name in OFFLINE_VARIABLES if (os.environ.get(name) or "").upper() in _TRUE), None)
+
+
+def hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The cached snapshot of a hub model that `from_pretrained` could load without network: config.json and
+    its weights (every shard an index names) are there. A few stats and one small JSON read; no network."""
+    repo = hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    ref = repo / "refs" / (revision or "main")
+    try:
+        commit = ref.read_text(encoding="utf-8").strip() if ref.is_file() else (revision or "")
+        snapshot = repo / "snapshots" / commit
+        if not commit or not (snapshot / "config.json").is_file():
+            return None
+        return snapshot if _has_weights(snapshot) else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _has_weights(folder: Path) -> bool:
+    for index in folder.glob("*.index.json"):            # sharded: every shard must be there
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+        except (ValueError, AttributeError):
+            return False
+        return bool(shards) and all((folder / str(name)).is_file() for name in shards)
+    return any(p.name.endswith(WEIGHT_SUFFIXES) and p.is_file() for p in folder.iterdir())
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user would type it: ~ for their home folder."""
+    home = os.path.expanduser("~")
+    text = str(path)
+    return "~" + text[len(home):] if home not in ("~", "/") and (text == home or text.startswith(home + "/")) \
+        else text
+
+
+def uncached_hub_model(source: str, base_dir: Path | None = None, revision: str | None = None) -> SourceProblem | None:
+    """What pre-flight says about a hub id that is not in the local cache: nothing about it can be checked
+    before launch (its config, size and tokenizer are on the hub), and under HF_HUB_OFFLINE it can never load.
+    None for any other source, or a cached one. Callers decide the severity (hub_offline())."""
+    if source_kind(source, base_dir) != "hub" or not _looks_like_hub_id(source) or hub_snapshot(source, revision):
+        return None
+    where = f"{source}" + (f" (revision {revision})" if revision else "")
+    cache = shown_path(hub_cache_dir())
+    offline = hub_offline()
+    if offline:
+        return SourceProblem(
+            f"{where} is a hub id that is not in the local cache ({cache}) and {offline}=1 forbids downloading "
+            "it: the worker could never load it",
+            f"download it where there is network (hf download {source}) into that cache, unset {offline}, "
+            "or set model.source to a local model folder")
+    return SourceProblem(
+        f"{where} is a hub id that is not in the local cache ({cache}): it cannot be checked before launch; "
+        "the worker downloads it (needs network; HF_TOKEN for gated models)",
+        "to check it here first, download it (hf download " + source + ") or use a local model folder")

@@ -25,7 +25,7 @@ def progress_line(p: RunProgress, now: float) -> str:
     """`[███····] 12/40  epoch 0.30  loss 2.3456  tok/s 1,234  ETA 1m10s  mem 1.2 GiB  training`."""
     total = p.total_steps
     if not total:
-        return f"{p.phase or 'starting'}..."
+        return f"{p.phase or 'starting'}" + (f": {p.phase_detail}" if p.phase_detail else "") + "..."
     done = int(BAR_WIDTH * min(p.step / total, 1.0))
     parts = [f"[{'█' * done}{'·' * (BAR_WIDTH - done)}] {p.step}/{total}", f"epoch {p.epoch or 0:.2f}"]
     for m in METRICS:

@@ -26,6 +26,7 @@ class RunProgress:
     step: int = 0
     epoch: float | None = None
     phase: str | None = None
+    phase_detail: str | None = None        # what the phase is doing, when the worker says (loading steps)
     started_t: float | None = None
     pace_t0: float | None = None           # (time, step) where the pace measurement starts
     pace_step0: int = 0
@@ -52,6 +53,7 @@ class RunProgress:
             self.terminal = None
         elif kind == "phase":
             self.phase = e.get("phase")
+            self.phase_detail = e.get("detail")
             self.total_steps = e.get("total_steps") or self.total_steps
             if self.phase == "training" and self.pace_t0 is None:
                 self.pace_t0, self.pace_step0 = t, self.step
@@ -65,7 +67,7 @@ class RunProgress:
             self._resumed(e.get("from_step") or 0, t)
         elif kind in TERMINAL:
             self.terminal = e
-            self.phase = None
+            self.phase = self.phase_detail = None
 
     def _log(self, e: dict) -> None:
         step = e.get("step")

@@ -9,7 +9,6 @@ size (a template is code from a model repository or a recipe). training_text tok
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tuner_tui.domain.chat_templates import template_for
-from tuner_tui.domain.model_sources import resolve_local, source_kind
+from tuner_tui.domain.model_sources import hub_cache_dir, resolve_local, source_kind
 
 
 def model_folder(model_source: str, base_dir: Path | None, home_models_dir: Path,
@@ -40,9 +39,8 @@ def model_folder(model_source: str, base_dir: Path | None, home_models_dir: Path
 
 
 def _hub_snapshot(repo_id: str, revision: str | None) -> Path | None:
-    hub = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "hub")
-    repo = Path(hub) / ("models--" + repo_id.replace("/", "--"))
+    """The cached snapshot's folder, even with only the tokenizer files downloaded (enough for `tuner data`)."""
+    repo = hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
     ref = repo / "refs" / (revision or "main")
     try:
         commit = ref.read_text().strip() if ref.is_file() else (revision or "")

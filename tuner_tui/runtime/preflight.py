@@ -17,7 +17,7 @@ from tuner_tui.domain.data_audit import DataAudit, audit
 from tuner_tui.domain.data_lints import lint_data
 from tuner_tui.domain.dataset_rows import PreparedData, is_local, prepare_local
 from tuner_tui.domain.event_text import human_bytes
-from tuner_tui.domain.model_sources import check_source
+from tuner_tui.domain.model_sources import check_source, hub_offline, uncached_hub_model
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe_loader import LoadedRecipe
 from tuner_tui.domain.token_counts import (
@@ -27,6 +27,7 @@ from tuner_tui.domain.token_counts import (
     model_folder,
 )
 from tuner_tui.domain.training_text import TrainingText, render_dataset, training_text
+from tuner_tui.domain.yaml_source import parse
 from tuner_tui.runtime.home import Home
 
 FEW_ROWS = 100
@@ -49,9 +50,14 @@ def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = Fals
     recipe, name = loaded.recipe, str(loaded.path or "<recipe>")
     errors: list[Problem] = []
     warnings = list(loaded.warnings)
-    problem = check_source(recipe.model.source, loaded.base_dir)
+    source, line = recipe.model.source, _source_line(loaded)
+    problem = check_source(source, loaded.base_dir)
     if problem:
-        errors.append(Problem(name, problem.message, key="model.source", hint=problem.suggestion))
+        errors.append(Problem(name, problem.message, key="model.source", line=line, hint=problem.suggestion))
+    elif uncached := uncached_hub_model(source, loaded.base_dir, recipe.model.revision):
+        (errors if hub_offline() else warnings).append(
+            Problem(name, uncached.message, key="model.source", line=line, hint=uncached.suggestion,
+                    severity="error" if hub_offline() else "warning"))
     data = None
     if is_local(recipe.data.path, loaded.base_dir):
         try:
@@ -68,6 +74,21 @@ def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = Fals
         _data_checks(checked, loaded, home, name, force)
     _memory_checks(checked, loaded, home, name, force)
     return checked
+
+
+def _source_line(loaded: LoadedRecipe) -> int | None:
+    """The line of model.source in the recipe file, unless --set replaced it (then no line names it)."""
+    if loaded.path is None:
+        return None
+    try:
+        doc = parse(loaded.path.read_text(encoding="utf-8"), str(loaded.path))
+    except (OSError, UnicodeDecodeError):
+        return None
+    written = (doc.data or {}).get("model") if isinstance(doc.data, dict) else None
+    if not isinstance(written, dict) or written.get("source") != loaded.recipe.model.source:
+        return None
+    position = doc.values.get(("model", "source"))
+    return position[0] if position else None
 
 
 def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:

@@ -14,6 +14,10 @@ from tuner_tui.domain.failure_fixes import DISK_FULL_FIX, oom_fix
 from tuner_tui.domain.failure_fixes import as_sets as _sets
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe import Recipe
+from tuner_tui.training.model_sources import ModelSourceError
+
+MODEL_FIX = ("check model.source: a hub id needs network access (and HF_TOKEN for gated models, after accepting "
+             "the licence); a local folder needs config.json")
 
 
 @dataclass
@@ -58,10 +62,10 @@ def classify(exc: BaseException, recipe: Recipe | None, run_id: str, run_dir: Pa
         fix = oom_fix(recipe) if recipe else {}
         relaunch = f"tuner relaunch {run_id} {_sets(fix)}" if fix else "use a smaller model or shorter max_length"
         return Failure("oom", f"out of memory: {exc}".strip(), f"try: {relaunch}", fix, tail)
+    if isinstance(exc, ModelSourceError):      # ours: it already says what is wrong and what to do
+        return Failure("model_not_found", exc.message, exc.suggestion or MODEL_FIX, traceback_tail=tail)
     if _is_model_missing(exc, lowered):
-        return Failure("model_not_found", f"model not found: {exc}".strip(), "check model.source: a hub id needs "
-                       "network access (and HF_TOKEN for gated models, after accepting the licence); a local "
-                       "folder needs config.json", traceback_tail=tail)
+        return Failure("model_not_found", f"model not found: {exc}".strip(), MODEL_FIX, traceback_tail=tail)
     return Failure("error", text, f"see the traceback in worker.log; `tuner resume {run_id}` continues from the "
                    "last checkpoint once fixed", traceback_tail=tail)
 

@@ -86,8 +86,10 @@ class ModelSourceError(Exception):
         return (type(self), (self.message, self.suggestion))
 
 
-def materialize(source: str, home: Home, base_dir: Path | None = None) -> str:
-    """What `AutoModelForCausalLM/AutoTokenizer.from_pretrained` should be given for `source`."""
+def materialize(source: str, home: Home, base_dir: Path | None = None,
+                report: Callable[[str], None] | None = None) -> str:
+    """What `AutoModelForCausalLM/AutoTokenizer.from_pretrained` should be given for `source`. `report` hears
+    about the slow part, a built-in model's first build or conversion (seconds to ~40 s)."""
     problem = check_source(source, base_dir)
     if problem is not None:
         raise ModelSourceError(problem.message, problem.suggestion)
@@ -96,10 +98,10 @@ def materialize(source: str, home: Home, base_dir: Path | None = None) -> str:
         return str(resolve_local(source, base_dir))
     if kind == "hub":
         return source
-    return str(_ensure_builtin(source, home))
+    return str(_ensure_builtin(source, home, report))
 
 
-def _ensure_builtin(name: str, home: Home) -> Path:
+def _ensure_builtin(name: str, home: Home, report: Callable[[str], None] | None = None) -> Path:
     builder: Callable[[Path], None] = _BUILDERS[name]
     models = home.models_dir
     models.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,8 @@ def _ensure_builtin(name: str, home: Home) -> Path:
         # We hold the lock, so leftovers from a crashed build can be removed safely.
         for stale in models.glob(f".{name}.*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
+        if report is not None:
+            report(f"building the built-in model {name} into {models} (first use only)")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=models))
         try:
             builder(tmp)

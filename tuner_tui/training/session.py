@@ -35,6 +35,7 @@ from tuner_tui.runtime.home import Home
 from tuner_tui.training import bnb_notice
 from tuner_tui.training import data as training_data
 from tuner_tui.training.callbacks import ReportingCallback
+from tuner_tui.training.hub_access import loading_step, weights_step
 from tuner_tui.training.loading import (
     Precision,
     choose_precision,
@@ -111,9 +112,10 @@ class TrainingSession:
 
     def run(self) -> tuple[str, dict]:
         w, recipe = self.writer, self.recipe
-        w.emit("phase", phase="loading")
         precision = choose_precision(recipe)
-        path = materialize(recipe.model.source, Home.default(), self.loaded.base_dir)
+        path = materialize(recipe.model.source, Home.default(), self.loaded.base_dir,
+                           report=lambda detail: loading_step(w, detail))
+        loading_step(w, f"tokenizer of {recipe.model.source}, then the data")
         tokenizer = load_tokenizer(path, recipe)
         data = training_data.build(recipe, self.loaded.base_dir, tokenizer, path, Home.default().models_dir)
         self.saved_template = data.text.renderer.template
@@ -122,6 +124,7 @@ class TrainingSession:
         if data.truncated:
             w.emit("warning", kind="truncation", message=f"{data.truncated} of {data.prepared.rows} rows are "
                    f"longer than data.max_length={recipe.data.max_length} tokens and are truncated")
+        loading_step(w, weights_step(path, recipe.model.revision))
         model = load_model(path, recipe, precision)
         trainable, total = count_parameters(model)
         print(trainable_line(trainable, total), flush=True)

@@ -23,6 +23,7 @@ import time
 import traceback
 from pathlib import Path
 
+from tuner_tui.domain.event_text import human_bytes
 from tuner_tui.domain.problems import ProblemsFound
 from tuner_tui.domain.recipe_loader import load_recipe
 from tuner_tui.domain.run_dir import RunDir
@@ -34,6 +35,7 @@ from tuner_tui.runtime.run_lock import boot_id, keep_private
 from tuner_tui.runtime.store import RunStore
 from tuner_tui.training.event_writer import EventWriter, NullWriter
 from tuner_tui.training.failures import RunDirLost, classify
+from tuner_tui.training.hub_access import check_hub_model, loading_step, needs_hub_check
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         loaded = load_recipe(run_dir / "recipe.yaml")
         recipe = loaded.recipe
+        _check_model_first(writer, loaded)                      # before 10-20 s of imports: fail fast
+        loading_step(writer, "importing torch, transformers, peft and trl")
         from tuner_tui.training.session import TrainingSession  # heavy imports happen here, timed as loading
 
         session = TrainingSession(run_dir, loaded, writer, stop_requested, resume=args.resume)
@@ -93,6 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(OSError):
         print(f"tuner worker: {kind}", flush=True)
     return 0 if kind != "failed" else 1
+
+
+def _check_model_first(writer, loaded) -> None:
+    """A hub id not in the local cache: ask the hub once, briefly (training/hub_access.py), so an unreachable
+    hub or a typo'd id ends the run in seconds as model_not_found, not after a minute of retries."""
+    model = loaded.recipe.model
+    if not needs_hub_check(model.source, model.revision, loaded.base_dir):
+        return
+    loading_step(writer, f"asking the hub for {model.source} (not in the local cache)")
+    size = check_hub_model(model.source, model.revision)
+    found = f" ({human_bytes(size)} of weights to download)" if size else ""
+    loading_step(writer, f"{model.source} is on the hub{found}")
 
 
 def _identity(path: Path) -> tuple[int, int] | None:

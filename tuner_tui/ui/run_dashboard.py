@@ -155,6 +155,8 @@ class RunDashboard(VerticalScroll):
             text.append(f" · epoch {p.epoch:.2f}")
         if p.phase and r.get("status") == "running":
             text.append(f" · {p.phase}", style="bold cyan")
+            if p.phase_detail:                                  # loading: what it is doing now
+                text.append(printable(f": {p.phase_detail}"), style="cyan")
         if r.get("status") == "running":
             text.append(f" · ETA {duration_text(p.eta_s(time.time()))}")
             elapsed = time.time() - p.started_t if p.started_t else None
