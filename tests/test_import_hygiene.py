@@ -44,7 +44,8 @@ def test_the_gpu_sampler_imports_pynvml_only_when_it_samples(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["recipes"], ["validate", "smoke"], ["schema"], ["ls"],
-                                  ["gpu", "--once"], ["estimate", "smoke"]])
+                                  ["gpu", "--once"], ["estimate", "smoke"],
+                                  ["data", "smoke"], ["data", "smoke", "--json"]])
 def test_listing_commands_import_no_ml_stack(argv, tmp_path):
     code = (f"import sys\nsys.argv = ['tuner', *{argv!r}]\nfrom tuner_tui.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass")

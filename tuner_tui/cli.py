@@ -124,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a recipe key first, e.g. --set train.batch_size=2 (repeatable)")
     p.add_argument("--json", action="store_true", help="print the estimate as one JSON document")
 
+    p = sub.add_parser("data", help="what the model reads and learns from each row, token by token (the loss-mask "
+                                    "X-ray), and the data audit; exit 1 when pre-flight would refuse the data",
+                       epilog="Without colour (piped, NO_COLOR) trained text is shown in [[double brackets]].")
+    p.add_argument("recipe", metavar="RECIPE", help="a built-in recipe name, one of yours, or a path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key first, e.g. --set data.max_length=1024 (repeatable)")
+    p.add_argument("--row", dest="rows", action="append", type=int, default=[], metavar="N",
+                   help="show row N, numbered from 1 in file order (repeatable; default: the first 3)")
+    p.add_argument("--json", action="store_true", help="print the rows and the audit as one JSON document")
+
     p = sub.add_parser("merge", help="merge a run's adapter into the base model (writes merged/)")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--json", action="store_true")
@@ -168,6 +178,7 @@ COMMANDS = {
     "rm": "tuner_tui.commands.history:cmd_rm",
     "export": "tuner_tui.commands.history:cmd_export",
     "estimate": "tuner_tui.commands.estimate:cmd_estimate",
+    "data": "tuner_tui.commands.data:cmd_data",
     "merge": "tuner_tui.commands.outputs:cmd_merge",
     "try": "tuner_tui.commands.outputs:cmd_try",
     "gpu": "tuner_tui.commands.gpu:cmd_gpu",

@@ -103,7 +103,7 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
             checked.audit = audit(data, text, render_dataset(text, data), recipe.data.max_length)
         lints = lint_data(data, recipe.data, truncation=not exact)
     except TemplateLimit as limit:
-        raise ProblemsFound([_template_problem(loaded, name, limit)]) from None
+        raise ProblemsFound([template_problem(loaded, name, limit)]) from None
     found = checked.audit
     if found is not None:
         order = data.train_index or list(range(data.rows))
@@ -126,7 +126,7 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
                                         "overfitting watch", key="data.val_split", severity="warning"))
 
 
-def _template_problem(loaded: LoadedRecipe, name: str, limit: TemplateLimit) -> Problem:
+def template_problem(loaded: LoadedRecipe, name: str, limit: TemplateLimit) -> Problem:
     """The bound a chat template passed, at the recipe's data.chat_template line (or the model's template)."""
     if not loaded.recipe.data.chat_template:
         return Problem(name, f"{limit} (the model's own chat template)", key="model.source",
