@@ -87,7 +87,13 @@ def clock(rng: random.Random) -> list[dict]:
 
 
 def direct(rng: random.Random) -> list[dict]:
-    question, answer = rng.choice(DIRECT)
+    """A question no tool helps with, answered directly: the model learns when not to call."""
+    if rng.random() < 0.3:
+        question, answer = rng.choice(DIRECT)
+    else:
+        a, b = rng.randint(2, 40), rng.randint(2, 40)
+        question, answer = rng.choice([(f"What is {a} times {b}?", f"{a} times {b} is {a * b}."),
+                                       (f"What is {a} plus {b}?", f"{a} plus {b} is {a + b}.")])
     return [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
 
 
