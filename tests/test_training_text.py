@@ -180,3 +180,37 @@ def test_no_chat_template_is_refused_with_the_fix(tmp_path: Path):
         training_text(DataSpec(path="x", format="sharegpt"), tmp_path / "m", "r.yaml")
     assert "data.chat_template: chatml" in str(found.value)
     assert training_text(DataSpec(path="x"), tmp_path / "m", "r.yaml") is not None    # alpaca needs none
+
+
+@pytest.mark.slow
+def test_a_tool_calling_run_trains_what_tuner_data_showed_and_serves_through_the_same_template(home, tmp_path):
+    """End to end on LLaMA-Factory's sharegpt tool layout: the worker's token counts are `tuner data`'s, and the
+    merged model's tokenizer renders tools and prompts with the template training used (chatml-tools)."""
+    from tests.conftest import json_lines, tuner
+    from tuner_tui.runtime.event_log import read_events
+
+    fixture = Path(__file__).resolve().parent / "fixtures" / "llamafactory" / "glaive_toolcall.json"
+    recipe = tmp_path / "tools.yaml"
+    recipe.write_text(json.dumps({
+        "name": "tools", "model": {"source": "tiny-random-llama"},
+        "method": {"kind": "lora", "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]}},
+        "data": {"path": str(fixture), "format": "sharegpt", "chat_template": "chatml-tools", "max_length": 2048,
+                 "val_split": 0.0},
+        "train": {"max_steps": 2, "batch_size": 2, "logging_steps": 1, "save": "no"},
+        "output": {"merge": True}}))
+    proc = tuner("run", str(recipe), "--json", "--force", timeout=600)      # --force: 3 rows, no eval
+    assert proc.returncode == 0, proc.stderr
+    run_id = json_lines(proc.stdout)[0]["run_id"]
+    started = next(e for e in read_events(home.run_dir(run_id) / "events.jsonl") if e["type"] == "started")
+    shown = json.loads(tuner("data", str(recipe), "--json", check=True).stdout)
+    assert (started["dataset_tokens"], started["trained_tokens"]) == (shown["audit"]["tokens"],
+                                                                      shown["audit"]["trained_tokens"])
+    assert shown["audit"]["tool_calls"] == shown["audit"]["tool_calls_trained"] > 0
+    from transformers import AutoTokenizer
+
+    for output in ("adapter", "merged"):
+        served = AutoTokenizer.from_pretrained(home.run_dir(run_id) / output)
+        assert served.chat_template == CHATML_TOOLS, output
+    prompt = served.apply_chat_template([{"role": "user", "content": "Weather in Oslo?"}], tools=[{"name": "w"}],
+                                        tokenize=False, add_generation_prompt=True)
+    assert prompt.startswith("<|im_start|>system\n# Tools") and prompt.endswith("<|im_start|>assistant\n")
