@@ -161,19 +161,31 @@ def test_folder_is_not_a_data_file(tmp_path: Path) -> None:
     assert p.key == "data.path"
 
 
-def test_problems_are_capped(tmp_path: Path) -> None:
-    _write_jsonl(tmp_path / "bad.jsonl", [{"instruction": f"q{i}"} for i in range(50)])
-    problems = _refused(_spec("bad.jsonl"), tmp_path)
+def test_same_fault_in_many_rows_is_one_problem(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "bad.jsonl", [*_alpaca(2), *({"instruction": f"q{i}"} for i in range(50))])
+    (p,) = _refused(_spec("bad.jsonl"), tmp_path)
+    assert p.message == "50 of 52 rows have no field 'output' (lines 3, 4, 5, ...; line 3 has: instruction)"
+    assert (p.line, p.key) == (3, "output")
+    assert p.hint == "map your column with data.columns.output"
+
+
+def test_distinct_problems_are_capped(tmp_path: Path) -> None:
+    """The cap counts distinct problems: 30 unknown roles are 30 problems (each needs its own data.roles entry),
+    each naming both of its rows."""
+    turns = [[{"from": "human", "value": "x"}, {"from": f"role{i}", "value": "y"}] for i in range(30)]
+    _write_jsonl(tmp_path / "d.jsonl", [{"conversations": t} for t in turns * 2])
+    problems = _refused(_spec("d.jsonl", format="sharegpt"), tmp_path)
     assert len(problems) == MAX_REPORTED + 1 == 21
     assert [p.line for p in problems[:MAX_REPORTED]] == list(range(1, 21))
-    assert problems[-1].message == "... and 30 more problems like these"
+    assert problems[0].message == "unknown role 'role0', in 2 of 60 rows (lines 1, 31)"
+    assert problems[-1].message == "... and 10 more, different problems"
 
 
-def test_json_rows_not_objects_are_capped(tmp_path: Path) -> None:
-    (tmp_path / "ints.json").write_text(json.dumps(list(range(25))))
+def test_json_rows_not_objects_are_one_problem_per_type(tmp_path: Path) -> None:
+    (tmp_path / "ints.json").write_text(json.dumps([*range(25), "x", {"instruction": "a", "output": "b"}]))
     problems = _refused(_spec("ints.json"), tmp_path)
-    assert len(problems) == 21
-    assert "... and 5 more" in problems[-1].message
+    assert [p.message for p in problems] == ["25 of 27 rows are a int, not an object (rows 1, 2, 3, ...)",
+                                             "row 26 is a str, not an object"]
 
 
 def test_csv_bad_row_raises_problems_not_csv_error(tmp_path: Path) -> None:
@@ -377,10 +389,9 @@ def test_parquet_wrong_type_names_the_row(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
     pq.write_table(pa.table({"instruction": ["a", "b"], "output": [1, 2]}), tmp_path / "d.parquet")
-    problems = _refused(_spec("d.parquet"), tmp_path)
-    assert len(problems) == 2
-    assert "row 1: field 'output' is a number" in problems[0].message
-    assert problems[0].line is None
+    (p,) = _refused(_spec("d.parquet"), tmp_path)       # the same fault in both rows: one problem
+    assert p.message == "field 'output' is a number, expected text, in 2 of 2 rows (rows 1, 2)"
+    assert p.line is None
 
 
 def test_json_list_loads_with_the_line_of_each_row(tmp_path: Path) -> None:

@@ -24,9 +24,10 @@ from typing import Any
 
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
+from tuner_tui.domain.row_problems import RowProblems, first_few
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
-MAX_REPORTED = 20           # problems listed per file; the rest are counted
+MAX_REPORTED = 20           # distinct problems listed per file (each names all its rows); the rest are counted
 SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "function_call": "tool_call",
                   "observation": "tool"}
 CHAT_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
@@ -67,9 +68,14 @@ class PreparedData:
 
 
 class RowError(ValueError):
-    def __init__(self, key: str, message: str, hint: str | None = None):
+    """What is wrong with one row: the field (key), what, and how to fix it. `missing`: the row lacks the field
+    altogether (rows lacking the same field are one problem, whatever else they hold); None reads it from the
+    message ("missing field ..."), for raises that do not say."""
+
+    def __init__(self, key: str, message: str, hint: str | None = None, missing: bool | None = None):
         super().__init__(message)
         self.key, self.hint = key, hint
+        self.missing = message.startswith("missing field ") if missing is None else missing
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -220,10 +226,15 @@ def _json_list_rows(text: str, name: str) -> Iterator[Row]:
 
 
 def _listed_rows(values: Sequence[tuple[Any, int | None]], name: str) -> Iterator[Row]:
-    bad = [Problem(name, f"row {i} is a {type(v).__name__}, not an object", line=line)
-           for i, (v, line) in enumerate(values, 1) if not isinstance(v, dict)]
+    bad: dict[str, list[int]] = {}          # type -> rows: one problem per type, not per row
+    for i, (v, _) in enumerate(values, start=1):
+        if not isinstance(v, dict):
+            bad.setdefault(type(v).__name__, []).append(i)
     if bad:
-        raise ProblemsFound(bad)
+        raise ProblemsFound([Problem(name, f"row {rows[0]} is a {kind}, not an object" if len(rows) == 1 else
+                                     f"{len(rows)} of {len(values)} rows are a {kind}, not an object "
+                                     f"({first_few(rows, 'row')})", line=values[rows[0] - 1][1])
+                             for kind, rows in bad.items()])
     for i, (v, line) in enumerate(values, start=1):
         yield Row(v, i, line)
 
@@ -257,10 +268,11 @@ def _short(err: BaseException) -> str:
 
 
 def _capped(problems: list[Problem]) -> list[Problem]:
+    """At most MAX_REPORTED distinct problems (each already names every row it covers); the rest are counted."""
     if len(problems) <= MAX_REPORTED:
         return problems
     rest = len(problems) - MAX_REPORTED
-    return [*problems[:MAX_REPORTED], Problem(problems[0].file, f"... and {rest} more problems like these")]
+    return [*problems[:MAX_REPORTED], Problem(problems[0].file, f"... and {rest} more, different problems")]
 
 
 # ------------------------------------------------------------------------------------------------ formatting
@@ -357,7 +369,7 @@ def _text(values: dict, field_name: str, columns: dict[str, str], required: bool
         if required:
             present = ", ".join(map(str, values)) or "none"
             raise RowError(key, f"missing field '{key}' (row has: {present})",
-                           hint=f"map your column with data.columns.{field_name}")
+                           hint=f"map your column with data.columns.{field_name}", missing=True)
         return ""
     if not isinstance(value, str):
         raise RowError(key, f"field '{key}' is {_kind(value)}, expected text")
@@ -446,29 +458,28 @@ def split_index(rows: int, val_split: float, seed: int) -> tuple[list[int], list
 
 
 def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) -> PreparedData:
-    """Format every row, collect every problem, refuse data that cannot train."""
+    """Format every row, collect every problem (one per fault, naming its rows), refuse data that cannot train."""
     examples: list[dict] = []
     origins: list[tuple[int, int | None]] = []
-    problems: list[Problem] = []
-    empty = 0
+    problems = RowProblems(source, spec)
+    empty = checked = 0
     try:
         for row in rows:
             if spec.max_rows and len(examples) >= spec.max_rows:
                 continue     # keep reading: an unreadable line further down is still reported
+            checked += 1
             try:
                 example = format_row(row.values, spec)
             except RowError as err:
-                where = f"row {row.number}" + (f" (line {row.line})" if row.line else "")
-                problems.append(Problem(source, f"{where}: {err}", key=err.key, line=row.line, hint=err.hint))
+                problems.add_row(row.number, row.line, row.values, err.key, str(err), err.hint, err.missing)
                 continue
             empty += _is_empty(example)
             examples.append(example)
             origins.append((row.number, row.line))
     except ProblemsFound as unreadable:      # the reader raises at the end, after yielding the good rows
-        problems = [*unreadable.problems, *problems]
+        problems.add_unreadable(unreadable.problems)
     if problems:
-        problems.sort(key=lambda p: (p.line is None, p.line or 0))
-        raise ProblemsFound(_capped(problems))
+        raise ProblemsFound(_capped(problems.problems(checked)))
     return finish(examples, spec, source, seed, empty, origins)
 
 
