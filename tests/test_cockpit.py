@@ -4,6 +4,7 @@ real store and real worker processes (the smoke recipe on the tiny model)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -258,6 +259,128 @@ def test_saving_a_built_in_recipe_asks_a_name_and_makes_your_copy_that_still_fin
             await pilot.press("escape")
     run(go())
     assert tuner("validate", str(home.recipes_dir / "my-demo.yaml")).returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------- pre-flight
+
+
+@pytest.fixture
+def tiny_model(home):
+    """The tiny model's folder (its tokenizer is what pre-flight audits with), built once per session."""
+    from tuner_tui.training.model_sources import materialize  # torch: only the tests that need the folder
+
+    materialize("tiny-random-llama", home)
+    return home.models_dir / "tiny-random-llama"
+
+
+def _chat_recipe(home, rows: list[dict], name: str = "chat-xray", max_length: int = 64) -> Path:
+    data = home.root / f"{name}.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    source = yaml.safe_load((Path(__file__).parents[1] / "recipes" / "smoke.yaml").read_text())
+    source["name"] = name
+    source["data"].update(path=str(data), format="sharegpt", max_length=max_length)
+    path = home.recipes_dir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(source, sort_keys=False))
+    return path
+
+
+def _talk(question: str, answer: str) -> dict:
+    return {"conversations": [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]}
+
+
+def _rows(n: int, cut: tuple[int, ...] = (), nothing: tuple[int, ...] = ()) -> list[dict]:
+    """n short chats; the rows in `cut` have an answer longer than max_length 64, those in `nothing` a prompt
+    that leaves no room for their answer."""
+    long = " ".join(f"word{k}" for k in range(60))
+    return [_talk(long if i in nothing else f"what is {i} plus {i + 1}?",
+                  f"{2 * i + 1}; " + long if i in cut else f"{2 * i + 1}, [b]not markup[/b]") for i in range(n)]
+
+
+async def _open_preflight(app, pilot) -> None:
+    await settle(app, pilot, 0.5)
+    await pilot.press("f5")                              # opens the editor, then pre-flight
+    await until(pilot, lambda: type(app.screen).__name__ == "PreflightScreen", 60, "pre-flight")
+    await pilot.pause(0.3)
+
+
+def _printed(renderable) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=__import__("io").StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+def _styles_of(text, fragment: str) -> set[str]:
+    """The styles of the spans that cover the first place `fragment` appears in a Rich Text."""
+    at = text.plain.index(fragment)
+    return {str(s.style) for s in text.spans if s.start <= at < s.end}
+
+
+def test_preflight_browses_rows_with_trained_text_highlighted_and_jumps_to_flagged_rows(home, tiny_model):
+    _chat_recipe(home, _rows(40, cut=(7,), nothing=(19,)))
+
+    async def go():
+        app = TunerApp(home, select_recipe="chat-xray", sample_gpu=False)
+        async with app.run_test(size=(120, 45)) as pilot:
+            await _open_preflight(app, pilot)
+            screen = app.screen
+            header = text_of(screen.query_one("#row-header"))
+            assert header.startswith("row 1 of 40 · ") and "chat-xray.jsonl:1 · " in header
+            assert " tokens, " in header and " trained" in header and "⚑" not in header
+            summary = text_of(screen.query_one(".browser-summary"))
+            assert "1 of 40 rows train on nothing" in summary and "1 answers cut by max_length" in summary
+            row = screen.query_one("#row-text").render()
+            assert "[b]not markup[/b]" in row.plain, "row text is shown as it is, never parsed as markup"
+            trained, masked = _styles_of(row, "1, [b]not"), _styles_of(row, "what is 0 plus 1?")
+            assert trained and masked and trained.isdisjoint(masked)
+            assert any("bold" in s for s in trained) and any("dim" in s for s in masked)
+            assert " user " in row.plain and " assistant " in row.plain, "each turn's role is shown"
+
+            await pilot.press("right_square_bracket")        # ]: the next row
+            assert text_of(screen.query_one("#row-header")).startswith("row 2 of 40 · ")
+            await pilot.press("left_square_bracket")
+            assert text_of(screen.query_one("#row-header")).startswith("row 1 of 40 · ")
+            await pilot.press("f")                           # the next flagged row: its answer is cut
+            header = text_of(screen.query_one("#row-header"))
+            assert header.startswith("row 8 of 40 · ") and "answer cut by max_length" in header
+            assert "✂ cut at max_length 64" in screen.query_one("#row-text").render().plain
+            await pilot.press("f")                           # then the one that trains on nothing
+            header = text_of(screen.query_one("#row-header"))
+            assert header.startswith("row 20 of 40 · ") and "trains on nothing" in header and ", 0 trained" in header
+            await pilot.press("f")                           # round to the first again
+            assert text_of(screen.query_one("#row-header")).startswith("row 8 of 40 · ")
+            await pilot.press("escape")
+    run(go())
+
+
+def test_preflight_that_blocks_shows_why_with_its_rows_and_can_launch_anyway(home, tiny_model, monkeypatch):
+    _chat_recipe(home, _rows(10, nothing=(3, 6)))            # 20% of rows train on nothing: blocks
+    started = []
+    monkeypatch.setattr(TunerApp, "start_run", lambda self, loaded, checked=None, parent=None:
+                        started.append(checked) or None)
+
+    async def go():
+        app = TunerApp(home, select_recipe="chat-xray", sample_gpu=False)
+        async with app.run_test(size=(120, 45)) as pilot:
+            await _open_preflight(app, pilot)
+            screen = app.screen
+            shown = _printed(screen.query_one("#preflight-summary").content)
+            assert "stopped the launch" in shown and "2 of 10 rows" in shown and "train on nothing" in shown
+            header = text_of(screen.query_one("#row-header"))
+            assert header.startswith("row 4 of 10 · ") and "trains on nothing" in header, "opens on the first"
+            assert not screen.query("#launch") and screen.query_one("#force").label.plain.startswith("Launch anyway")
+            await pilot.press("f5")                          # F5 does not launch past a block
+            await pilot.pause(0.2)
+            assert type(app.screen).__name__ == "PreflightScreen" and not started
+            await pilot.press("f")
+            assert text_of(screen.query_one("#row-header")).startswith("row 7 of 10 · ")
+            await pilot.click("#force")
+            await pilot.pause(0.3)
+            assert len(started) == 1 and not started[0].blocking
+            assert any("train on nothing" in p.message and "(launching anyway: --force)" in p.message
+                       for p in started[0].warnings)
+    run(go())
 
 
 # ---------------------------------------------------------------------------------------------- runs

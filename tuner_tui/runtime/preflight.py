@@ -1,4 +1,6 @@
 """Pre-flight: what must be true before a worker starts. Blocking problems raise; the rest are warnings.
+Those `--force` launches past (rows that train on nothing, a run that does not fit) are all collected first
+and raise PreflightBlocked, which carries the whole pre-flight (the cockpit shows its rows and can launch anyway).
 
 Cheap by design (no torch): the model source is checked without loading it; local data is read and formatted
 with the same pure code the worker uses, so bad rows are refused here, naming file and line; the data lints
@@ -26,7 +28,7 @@ from tuner_tui.domain.token_counts import (
     TemplateLimit,
     model_folder,
 )
-from tuner_tui.domain.training_text import TrainingText, render_dataset, training_text
+from tuner_tui.domain.training_text import RenderError, TrainingText, render_dataset, renderer, training_text
 from tuner_tui.domain.yaml_source import parse
 from tuner_tui.runtime.home import Home
 
@@ -43,6 +45,25 @@ class Preflight:
     samples: list[str] = field(default_factory=list)
     text: TrainingText | None = None      # how rows render and tokenize, when the model's tokenizer is here
     audit: DataAudit | None = None        # the rendered, tokenized rows and their counts
+    blocking: list[Problem] = field(default_factory=list)   # what stops the launch unless forced
+
+    def launch_anyway(self) -> Preflight:
+        """What `--force` does: the blocking problems become warnings that say the launch went ahead."""
+        self.warnings += [Problem(p.file, p.message + " (launching anyway: --force)", key=p.key, line=p.line,
+                                  hint=p.hint, severity="warning") for p in self.blocking]
+        self.blocking = []
+        return self
+
+
+class PreflightBlocked(ProblemsFound):
+    """Problems that `--force` launches past (data that trains on nothing, a run that does not fit the GPU),
+    raised with the whole pre-flight, so a viewer can show the rows behind them and launch anyway."""
+
+    def __init__(self, checked: Preflight):
+        super().__init__([Problem(p.file, p.message, key=p.key, line=p.line,
+                                  hint=(p.hint + "; " if p.hint else "") + "or launch anyway with --force")
+                          for p in checked.blocking])
+        self.checked = checked
 
 
 def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = False) -> Preflight:
@@ -71,9 +92,11 @@ def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = Fals
         warnings.append(Problem(name, "runs Python code from the model repository (trust_remote_code: true)",
                                 key="model.trust_remote_code", severity="warning"))
     if data is not None:
-        _data_checks(checked, loaded, home, name, force)
-    _memory_checks(checked, loaded, home, name, force)
-    return checked
+        _data_checks(checked, loaded, home, name)
+    _memory_checks(checked, loaded, home, name)
+    if checked.blocking and not force:
+        raise PreflightBlocked(checked)
+    return checked.launch_anyway()
 
 
 def _source_line(loaded: LoadedRecipe) -> int | None:
@@ -91,7 +114,7 @@ def _source_line(loaded: LoadedRecipe) -> int | None:
     return position[0] if position else None
 
 
-def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:
+def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str) -> None:
     recipe, data = loaded.recipe, checked.data
     assert data is not None
     try:
@@ -105,16 +128,13 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
     except TemplateLimit as limit:
         raise ProblemsFound([template_problem(loaded, name, limit)]) from None
     found = checked.audit
+    order = data.train_index or list(range(data.rows))
     if found is not None:
-        order = data.train_index or list(range(data.rows))
         checked.samples = [found.rendered[i].text for i in order[:2]]
         lints += found.problems
-        if found.blocking and not force:
-            raise ProblemsFound([Problem(p.file, p.message, key=p.key, line=p.line,
-                                         hint=(p.hint or "") + "; or launch anyway with --force")
-                                 for p in found.blocking])
-        lints += [Problem(p.file, p.message + " (launching anyway: --force)", key=p.key, line=p.line, hint=p.hint,
-                          severity="warning") for p in found.blocking]
+        checked.blocking += found.blocking
+    else:
+        checked.samples = _samples(checked, loaded, name, order[:2])
     # The lints name the lines of empty answers; the reader's bare count would say the same thing twice.
     repeats = "empty answer" if any("empty answer" in p.message for p in lints) else None
     checked.warnings += [p for p in data.warnings if not (repeats and repeats in p.message)] + lints
@@ -124,6 +144,17 @@ def _data_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str
     if not data.eval_index:
         checked.warnings.append(Problem(name, "no held-out rows (data.val_split: 0): no eval loss, no "
                                         "overfitting watch", key="data.val_split", severity="warning"))
+
+
+def _samples(checked: Preflight, loaded: LoadedRecipe, name: str, picked: list[int]) -> list[str]:
+    """Two rows rendered without the audit (too many rows, or no tokenizer here: then without the model's own
+    template and special tokens, which only the worker has), or none when they cannot be rendered here."""
+    assert checked.data is not None
+    try:
+        how = checked.text.renderer if checked.text else renderer(loaded.recipe.data, None, "", "", False, name)
+        return [how.render(checked.data.examples[i]).text for i in picked]
+    except (ProblemsFound, RenderError, TemplateLimit):
+        return []
 
 
 def template_problem(loaded: LoadedRecipe, name: str, limit: TemplateLimit) -> Problem:
@@ -143,7 +174,7 @@ def template_problem(loaded: LoadedRecipe, name: str, limit: TemplateLimit) -> P
                    f"{RENDER_MAX_CHARS:,} characters a row: simplify its loops, or use a named one (chatml)")
 
 
-def _memory_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str, force: bool) -> None:
+def _memory_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: str) -> None:
     """The estimate against the first GPU's free memory; other processes on that GPU."""
     from tuner_tui.runtime.estimate import estimate_recipe
 
@@ -171,8 +202,4 @@ def _memory_checks(checked: Preflight, loaded: LoadedRecipe, home: Home, name: s
                "free")
     hint = f"the cheapest change that fits: {change}" if change else "no single setting is enough: a " \
         "smaller model, a shorter max_length or more GPUs"
-    if force:
-        checked.warnings.append(Problem(name, message + " (launching anyway: --force)", key="method.kind",
-                                        hint=hint, severity="warning"))
-        return
-    raise ProblemsFound([Problem(name, message, key="method.kind", hint=hint + "; or launch anyway with --force")])
+    checked.blocking.append(Problem(name, message, key="method.kind", hint=hint))

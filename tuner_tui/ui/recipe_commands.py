@@ -159,16 +159,21 @@ class RecipeCommands(CockpitHost):
     @work(thread=True, exclusive=True, group="preflight")
     def run_preflight(self, editor) -> None:
         from tuner_tui.domain.problems import ProblemsFound
-        from tuner_tui.runtime.preflight import preflight
+        from tuner_tui.runtime.preflight import PreflightBlocked, preflight
 
         loaded = editor.loaded
+        blocked = None
         try:
             checked = preflight(loaded, self.home)
+        except PreflightBlocked as stopped:     # what --force launches past: shown, with its rows
+            checked, blocked = stopped.checked, stopped.problems
+            self.call_from_thread(self._preflight_failed, blocked, notify=False)
         except ProblemsFound as found:
             self.call_from_thread(self._preflight_failed, found.problems)
             return
         estimate, fit = self._estimate(loaded, checked)
-        self.call_from_thread(self._confirm_launch, editor, loaded, checked, estimate, fit, checked.samples)
+        self.call_from_thread(self._confirm_launch, editor, loaded, checked, estimate, fit, checked.samples,
+                              blocked)
 
     def _estimate(self, loaded, checked) -> tuple[dict | None, str | None]:
         """The estimator's JSON document (for the table) and one line on whether it fits the GPU."""
@@ -182,27 +187,35 @@ class RecipeCommands(CockpitHost):
         if found.gpu is None:
             fit = f"no GPU to compare with ({found.gpu_reason})"
         else:
+            fits = found.fits.get(kind, (True, None))[0]
             fit = (f"GPU {found.gpu.index} {found.gpu.name}: {human_bytes(found.gpu.memory_free)} free; "
-                   f"{kind} needs ~{human_bytes(found.estimates[kind].total_bytes)}: fits")
+                   f"{kind} needs ~{human_bytes(found.estimates[kind].total_bytes)}: "
+                   + ("fits" if fits else "does not fit"))
         if found.recommendation is not None:
             fit += f"\nrecommendation: {found.recommendation.method}: {found.recommendation.reason}"
         return document, fit
 
-    def _preflight_failed(self, problems: list) -> None:
+    def _preflight_failed(self, problems: list, notify: bool = True) -> None:
         self.bottom.remove_class("-hidden")
         self.bottom.show_problems(problems)
-        self.notify(f"pre-flight stopped the launch: {problems[0].format()}", severity="error", timeout=10)
+        if notify:
+            self.notify(f"pre-flight stopped the launch: {problems[0].format()}", severity="error", timeout=10)
 
-    def _confirm_launch(self, editor, loaded, checked, estimate, fit, samples) -> None:
+    def _confirm_launch(self, editor, loaded, checked, estimate, fit, samples, blocked=None) -> None:
+        """The pre-flight view; `blocked` (what --force launches past) makes its launch a 'launch anyway'."""
         from tuner_tui.ui.preflight_screen import PreflightScreen
 
         def answered(go: bool | None) -> None:
-            if go and self.start_run(loaded, checked, editor.parent_run) and editor.parent_run is not None \
+            if not go:
+                return
+            if blocked:
+                checked.launch_anyway()         # the blocking problems become the run's warnings, as --force does
+            if self.start_run(loaded, checked, editor.parent_run) and editor.parent_run is not None \
                     and editor.is_mounted:
                 editor.launched()
 
         self.push_screen(PreflightScreen(loaded.recipe.name, loaded.recipe.method.kind, checked, estimate, fit,
-                                         samples), answered)
+                                         samples, blocked), answered)
 
     def start_run(self, loaded, checked=None, parent: dict | None = None) -> dict | None:
         """Start the worker; the new run's record, or None (and a notification) when it could not start."""
