@@ -30,13 +30,16 @@ FIXTURES = REPO / "tests" / "fixtures" / "recorded"
 SIZE = (132, 40)
 
 
-def build_home(source: Path, root: Path, with_weights: bool) -> Home:
-    """Copy each recorded run dir into a fresh home and index it through the real store."""
+def build_home(source: Path, root: Path, with_weights: bool, default_models: Path) -> Home:
+    """Copy each recorded run dir into a fresh home and index it through the real store; the models built in
+    the user's own home are used (the pre-flight shot needs the model's tokenizer for its row browser)."""
     home = Home(root).ensure()
-    default_models = Home.default().models_dir
-    if default_models.is_dir() and not (root / "models").exists():
-        (root / "models").rmdir() if (root / "models").is_dir() else None
-        (root / "models").symlink_to(default_models, target_is_directory=True)
+    models = root / "models"
+    if default_models.is_dir() and default_models != models and not models.is_symlink():
+        if models.is_dir() and not any(models.iterdir()):      # ensure() made it empty: use the built models
+            models.rmdir()
+        if not models.exists():
+            models.symlink_to(default_models, target_is_directory=True)
     records = []
     runs = source / "runs" if (source / "runs").is_dir() else source
     for run_dir in sorted(p for p in runs.iterdir() if (p / "record.json").is_file()):
@@ -175,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     source = args.from_home or FIXTURES
     args.out.mkdir(parents=True, exist_ok=True)
+    default_models = Home.default().models_dir
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["TUNER_HOME"] = tmp
-        home = build_home(source, Path(tmp), with_weights=not args.no_try)
+        home = build_home(source, Path(tmp), with_weights=not args.no_try, default_models=default_models)
         live = by_name(home, args.live)
         live_source = None
         if live is not None:
