@@ -71,7 +71,9 @@ def test_one_bad_row_keeps_its_own_message_and_gets_the_hint(tmp_path: Path) -> 
     rows = [{"instruction": "a", "output": "b"}, {"instruction": "c", "outptu": "d"}, {"instruction": "e", "output": "f"}]
     (p,) = _refused(_write_jsonl(tmp_path / "d.jsonl", rows))
     assert p.message == "row 2 (line 2): missing field 'output' (row has: instruction, outptu)"
-    assert p.hint == "did you mean 'outptu'? map it with data.columns.output: outptu"
+    # One row of three: a data.columns mapping would break the other two, so the fix is in the file.
+    assert p.hint == ("the other rows have 'output': give these rows that field in the file (did you mean "
+                      "'outptu'? rename it); a data.columns mapping would apply to every row")
 
 
 # ------------------------------------------------------------------------------------------------ distinct problems

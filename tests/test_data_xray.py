@@ -208,6 +208,18 @@ def test_train_on_nothing_blocks(xray_home, tmp_path, capsys):
     assert code == 1 and "error: data.max_length: 3 of 3 rows" in err and "train on nothing" in err
 
 
+def test_force_cannot_launch_data_where_no_row_trains(xray_home, tmp_path):
+    """--force launches past a few rows that train on nothing; with none left the worker could only fail."""
+    from tuner_tui.domain.problems import ProblemsFound
+    from tuner_tui.domain.recipe_loader import load_recipe
+    from tuner_tui.runtime.home import Home
+    from tuner_tui.runtime.preflight import preflight
+
+    loaded = load_recipe(Path(_recipe(tmp_path, "glaive", max_length=200, chat_template="chatml-tools")))
+    with pytest.raises(ProblemsFound, match="--force cannot help"):
+        preflight(loaded, Home(xray_home), force=True)
+
+
 # ------------------------------------------------------------------------------------------------ refusals
 
 @pytest.mark.parametrize("data", ["glaive", "messages"])

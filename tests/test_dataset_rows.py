@@ -295,7 +295,7 @@ def test_sharegpt_function_call_and_observation_are_tool_turns() -> None:
     assert ex["messages"][1] == {"role": "assistant", "content": "", "tool_calls": [
         {"type": "function", "function": {"name": "weather", "arguments": {"city": "Oslo"}}}]}
     assert ex["messages"][2] == {"role": "tool", "content": '{"sky": "sunny"}'}
-    assert ex["tools"] == [{"name": "weather", "parameters": {"type": "object"}}]
+    assert ex["tools"] == [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
 
 
 def test_sharegpt_function_call_that_is_not_json_names_the_turn() -> None:
@@ -602,3 +602,34 @@ def test_sharegpt_no_assistant_key_is_conversations(tmp_path: Path) -> None:
     _write_jsonl(tmp_path / "d.jsonl", [{"conversations": [{"from": "human", "value": "x"}]}] * 2)
     (p, *_) = _refused(_spec("d.jsonl", format="sharegpt"), tmp_path)
     assert p.key == "conversations"
+
+
+# ------------------------------------------------------------------------------------------------ found by a trial
+
+def test_sharegpt_accepts_user_and_assistant_and_guesses_unknown_roles_right() -> None:
+    row = {"conversations": [{"from": "user", "value": "q"}, {"from": "assistant", "value": "a"}]}
+    assert _turns(format_row(row, DataSpec(path="x", format="sharegpt"))) == [("user", "q"), ("assistant", "a")]
+    bot = {"conversations": [{"from": "human", "value": "q"}, {"from": "bot", "value": "a"}]}
+    with pytest.raises(RowError) as err:
+        format_row(bot, DataSpec(path="x", format="sharegpt"))
+    assert "data.roles: {bot: assistant}" in (err.value.hint or "")
+    odd = {"conversations": [{"from": "speaker1", "value": "q"}, {"from": "gpt", "value": "a"}]}
+    with pytest.raises(RowError) as err:
+        format_row(odd, DataSpec(path="x", format="sharegpt"))
+    assert "{speaker1: user} for a person's turns" in (err.value.hint or "")     # never a blind "assistant"
+
+
+def test_a_system_column_and_a_different_system_turn_are_refused() -> None:
+    row = {"system": "A.", "conversations": [{"from": "system", "value": "B."}, {"from": "human", "value": "q"},
+                                             {"from": "gpt", "value": "a"}]}
+    with pytest.raises(RowError, match="system column and a different system turn"):
+        format_row(row, DataSpec(path="x", format="sharegpt"))
+
+
+def test_a_misspelled_optional_column_is_not_dropped_without_a_word(tmp_path: Path) -> None:
+    _write_jsonl(tmp_path / "d.jsonl", [{"instruction": f"q{i}", "inputs": "ctx", "output": "a",
+                                         "system_prompt": "Be terse.", "id": i} for i in range(4)])
+    warnings = [p.format() for p in prepare_local(_spec("d.jsonl"), tmp_path, SEED).warnings]
+    assert any("column 'inputs' is never read" in w and "data.columns.input: inputs" in w for w in warnings), warnings
+    assert any("column 'system_prompt' is never read" in w and "did you mean 'system'" in w for w in warnings)
+    assert not any("'id'" in w for w in warnings)

@@ -82,7 +82,8 @@ def test_tool_calls_are_trained_through_chatml_tools():
         '<tool_call>\n{"name": "weather", "arguments": {"city": "Oslo"}}\n</tool_call><|im_end|>\n',
         "Sunny.<|im_end|>\n"]
     system = rendered.text[rendered.turns[0].start:rendered.turns[0].end]
-    assert '<tools>\n{"name": "weather", "description": "Weather now"' in system        # schemas in the prompt
+    # The schemas are in the prompt, in the form servers pass them ({"type": "function", "function": ...}).
+    assert '<tools>\n{"type": "function", "function": {"name": "weather", "description": "Weather now"' in system
     assert "<|im_start|>tool\n<tool_response>\n{\"sky\": \"sunny\"}\n</tool_response>" in rendered.text
     assert [t.role for t in rendered.turns] == ["system", "user", "tool_call", "tool", "assistant"]
 

@@ -204,7 +204,10 @@ def _row_text_messages(audit: DataAudit) -> None:
                                       line=_line(audit, rows), hint=hint, severity="warning"))
     turns = audit.turns
     if turns.get("tool_calls") and not turns.get("tool_calls_trained"):
+        cut = audit.text.renderer.train_on == "assistant"      # then only the cut at max_length can lose them
         audit.problems.append(Problem(source, f"{turns['tool_calls']} tool-call turns are read but none is "
-                                      "trained: the model never learns to call the functions", key="data.train_on",
-                                      hint="data.train_on: assistant trains every assistant turn, tool calls "
+                                      "trained: the model never learns to call the functions",
+                                      key="data.max_length" if cut else "data.train_on",
+                                      hint="the calls lie past data.max_length: raise it" if cut else
+                                      "data.train_on: assistant trains every assistant turn, tool calls "
                                       "included", severity="warning"))

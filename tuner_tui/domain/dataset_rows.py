@@ -29,7 +29,13 @@ from tuner_tui.domain.row_problems import RowProblems, first_few
 LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 MAX_REPORTED = 20           # distinct problems listed per file (each names all its rows); the rest are counted
 SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "function_call": "tool_call",
-                  "observation": "tool"}
+                  "observation": "tool", "user": "user", "assistant": "assistant", "tool": "tool"}
+# What an unknown role most likely is, for the hint (a wrong guess would train on the user's turns).
+LIKELY_ROLES = {"bot": "assistant", "model": "assistant", "ai": "assistant", "chatgpt": "assistant",
+                "gemini": "assistant", "claude": "assistant", "answer": "assistant", "response": "assistant",
+                "person": "user", "customer": "user", "question": "user", "prompter": "user", "client": "user",
+                "function": "tool", "function_response": "tool", "ipython": "tool", "tool_response": "tool",
+                "developer": "system", "instruction": "system", "tool_call": "tool_call", "function_calls": "tool_call"}
 CHAT_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": "tool"}
 
 
@@ -293,6 +299,10 @@ def format_row(values: dict[str, Any], spec: DataSpec) -> dict:
     system = _text(values, "system", col, required=False)
     if system and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system})
+    elif system and messages[0]["content"] != system:
+        raise RowError(col.get("system", "system"), "the row has a system column and a different system turn: "
+                       "only one can be the system prompt", hint="drop one of them, or move the column's text into "
+                       "the turn")
     example = _cut_after_last_answer(messages, spec, "conversations" if spec.format == "sharegpt" else "messages")
     tools = _tools(values, col)
     if tools:
@@ -359,7 +369,9 @@ def _tools(values: dict, columns: dict[str, str]) -> list | None:
         value = [value]
     if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
         raise RowError(key, f"field '{key}' must be a list of function schemas (objects), got {_kind(value)}")
-    return value or None
+    # glaive/sharegpt rows hold bare {name, description, parameters}; servers (vLLM's OpenAI endpoint,
+    # transformers' tools=) pass {"type": "function", "function": {...}}: train on the form the model is served.
+    return [t if "function" in t or "name" not in t else {"type": "function", "function": t} for t in value] or None
 
 
 def _text(values: dict, field_name: str, columns: dict[str, str], required: bool = True) -> str:
@@ -400,9 +412,11 @@ def _conversation(values: dict, spec: DataSpec) -> list[dict]:
         if not isinstance(role, str):
             raise RowError(f"{key}[{i}].{role_key}", f"turn {i} has no text '{role_key}' (the speaker's role)")
         if role not in known:
+            guess = LIKELY_ROLES.get(role.lower())
+            example = f"data.roles: {{{role}: {guess}}}" if guess else \
+                f"data.roles: {{{role}: user}} for a person's turns, {{{role}: assistant}} for the model's"
             raise RowError(f"{key}[{i}].{role_key}", f"unknown role {role!r}",
-                           hint=f"known: {', '.join(known)}; map others with data.roles, e.g. "
-                           f"data.roles: {{{role}: assistant}}")
+                           hint=f"known: {', '.join(known)}; map others with data.roles, e.g. {example}")
         target, content, calls = known[role], turn.get(content_key), turn.get("tool_calls")
         if target == "assistant" and calls:               # messages: an assistant turn calling tools
             message = {"role": "assistant", "content": content if isinstance(content, str) else "",
@@ -463,6 +477,7 @@ def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) ->
     origins: list[tuple[int, int | None]] = []
     problems = RowProblems(source, spec)
     empty = checked = 0
+    columns: dict[str, int] = {}            # column -> first row holding it: an unread one may be a typo
     try:
         for row in rows:
             if spec.max_rows and len(examples) >= spec.max_rows:
@@ -476,11 +491,46 @@ def prepare_rows(rows: Iterator[Row], spec: DataSpec, source: str, seed: int) ->
             empty += _is_empty(example)
             examples.append(example)
             origins.append((row.number, row.line))
+            if len(columns) < 100:
+                for name in row.values:
+                    columns.setdefault(name, len(origins) - 1)
     except ProblemsFound as unreadable:      # the reader raises at the end, after yielding the good rows
         problems.add_unreadable(unreadable.problems)
     if problems:
         raise ProblemsFound(_capped(problems.problems(checked)))
-    return finish(examples, spec, source, seed, empty, origins)
+    prepared = finish(examples, spec, source, seed, empty, origins)
+    prepared.warnings += _unread_columns(columns, spec, prepared)
+    return prepared
+
+
+# The fields each format reads (before data.columns); an optional one the rows lack, next to a column nobody
+# reads with a close spelling, is most likely a typo: `inputs`, `histroy`, `system_prompt` were dropped silently.
+FORMAT_FIELDS = {"alpaca": ("instruction", "input", "output", "system", "history"),
+                 "sharegpt": ("conversations", "system", "tools"), "messages": ("messages", "system", "tools"),
+                 "text": ("text",)}
+SPELLINGS = {"system": ("system_prompt", "sys", "system_message"), "input": ("inputs", "context"),
+             "history": ("histories", "chat_history")}
+
+
+def _unread_columns(columns: dict[str, int], spec: DataSpec, prepared: PreparedData) -> list[Problem]:
+    import difflib
+
+    fields = FORMAT_FIELDS[spec.format]
+    read = {spec.columns.get(f, f) for f in fields} | set(spec.columns.values())
+    out = []
+    for name in columns:
+        if name in read or not isinstance(name, str):
+            continue
+        free = [f for f in fields if spec.columns.get(f, f) not in columns]
+        close = difflib.get_close_matches(name.lower(), free, n=1, cutoff=0.75) or \
+            [f for f in free if name.lower() in SPELLINGS.get(f, ())][:1]
+        if close:
+            index = columns[name]
+            out.append(Problem(prepared.source, f"column '{name}' is never read (from {prepared.where(index)}): did "
+                               f"you mean '{close[0]}'? its text is dropped", key=f"data.columns.{close[0]}",
+                               line=prepared.origins[index][1] if prepared.origins else None,
+                               hint=f"map it with data.columns.{close[0]}: {name}", severity="warning"))
+    return out
 
 
 def finish(examples: list[dict], spec: DataSpec, source: str, seed: int, empty: int,

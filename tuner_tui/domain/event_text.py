@@ -45,7 +45,16 @@ def _started(e: dict) -> str:
     share = 100 * e.get("trainable_params", 0) / max(e.get("total_params", 1), 1)
     return (f"pid {e.get('pid')} on {e.get('host')} · {', '.join(e.get('devices', []))} · {e.get('precision')} · "
             f"Trainable: {e.get('trainable_params', 0):,} / {e.get('total_params', 0):,} ({share:.2f}%) · "
-            f"{e.get('train_rows')} train / {e.get('eval_rows')} eval rows · {e.get('total_steps')} steps")
+            f"{e.get('train_rows')} train / {e.get('eval_rows')} eval rows{_data_figures(e)} · "
+            f"{e.get('total_steps')} steps")
+
+
+def _data_figures(e: dict) -> str:
+    """What the loss learns from (the audit's figures, when the worker wrote them): rows dropped, tokens trained."""
+    if e.get("trained_tokens") is None or not e.get("dataset_tokens"):
+        return ""
+    dropped = f", {e['rows_dropped']:,} dropped (train on nothing)" if e.get("rows_dropped") else ""
+    return f"{dropped} · {e['trained_tokens']:,} of {e['dataset_tokens']:,} tokens trained"
 
 
 def _log(e: dict) -> str:

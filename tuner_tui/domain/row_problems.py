@@ -78,8 +78,17 @@ class RowProblems:
         return sorted(found, key=lambda p: (p.line is None, p.line or 0))
 
     def _problem(self, group: _Group, total: int) -> Problem:
-        hint = (column_hint(self.spec, group.values) if group.values is not None else None) or group.first.hint
         n = max(len(group.rows), len(group.lines))
+        hint = (column_hint(self.spec, group.values) if group.values is not None else None) or group.first.hint
+        if group.missing and group.values is not None and n * 2 < total:
+            # A minority of rows spells the column differently: a data.columns mapping would break the others.
+            import difflib
+
+            key = group.first.key or ""
+            close = difflib.get_close_matches(key, [str(c) for c in group.values], n=1, cutoff=0.6)
+            spelled = f" (did you mean '{close[0]}'? rename it)" if close else ""
+            hint = (f"the other rows have '{key}': give these rows that field in the file{spelled}; a "
+                    "data.columns mapping would apply to every row")
         if n <= 1:
             return replace(group.first, hint=hint)
         numbers, word = (group.lines, "line") if len(group.lines) == n else (group.rows, "row")

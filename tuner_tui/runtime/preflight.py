@@ -96,6 +96,12 @@ def preflight(loaded: LoadedRecipe, home: Home | None = None, force: bool = Fals
     _memory_checks(checked, loaded, home, name)
     if checked.blocking and not force:
         raise PreflightBlocked(checked)
+    xray = checked.audit
+    if xray is not None and len(xray.found["train_on_nothing"]) == len(xray.rows):
+        # --force launches past a few rows that train on nothing; with none left, the worker could only fail.
+        raise ProblemsFound([Problem(p.file, p.message, key=p.key, line=p.line,
+                                     hint=(p.hint + "; " if p.hint else "") + "--force cannot help: not one row "
+                                     "would train") for p in xray.blocking])
     return checked.launch_anyway()
 
 
