@@ -215,3 +215,19 @@ def test_a_tool_calling_run_trains_what_tuner_data_showed_and_serves_through_the
     prompt = served.apply_chat_template([{"role": "user", "content": "Weather in Oslo?"}], tools=[{"name": "w"}],
                                         tokenize=False, add_generation_prompt=True)
     assert prompt.startswith("<|im_start|>system\n# Tools") and prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_tuner_try_asks_with_the_system_prompt_and_tools_most_rows_were_trained_with(tmp_path: Path):
+    from tuner_tui.domain.training_text import prompt_for, usual_context
+
+    tools = '[{"name": "weather", "parameters": {"type": "object"}}]'
+    rows = [{"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": "a"}],
+             "system": "Be terse." if i < 3 else "Other.", "tools": tools} for i in range(4)]
+    (tmp_path / "d.json").write_text(json.dumps(rows))
+    prepared = prepare_local(DataSpec(path="d.json", format="sharegpt"), tmp_path, 0)
+    system, found = usual_context(prepared)
+    assert system == "Be terse." and found == prepared.examples[0]["tools"]       # 3 of 4 rows, as written
+    text = type("T", (), {"renderer": _chatml(template=CHATML_TOOLS)})()
+    prompt = prompt_for(text, "hi", system, found)  # type: ignore[arg-type]
+    assert prompt.startswith("<|im_start|>system\nBe terse.\n\n# Tools") and '"name": "weather"' in prompt
+    assert prompt.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")

@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("try", help="answer a prompt with the base and the tuned model side by side")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--prompt", required=True)
+    p.add_argument("--system", help="a system prompt (default: the one most training rows had, if most had one)")
+    p.add_argument("--tools", metavar="FILE", help="a JSON file with a list of tool schemas, passed as tools= "
+                   "(default: the tools most training rows had)")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--json", action="store_true")
 

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from tuner_tui.commands.common import out, print_json, print_problems
 from tuner_tui.domain.data_audit import DataAudit, audit
+from tuner_tui.domain.data_lints import lint_data
 from tuner_tui.domain.dataset_rows import PreparedData, is_local, prepare_local
 from tuner_tui.domain.model_sources import source_kind
 from tuner_tui.domain.problems import Problem, ProblemsFound
@@ -61,6 +62,9 @@ def cmd_data(args: argparse.Namespace) -> int:
     except ProblemsFound as unknown:
         print_problems(unknown.problems)
         return 2                        # a usage error: the data is fine
+    # The same warnings pre-flight gives (duplicates, conflicting answers, turns after the last answer, ...):
+    # `tuner data` is where a user looks at the data, so nothing validate says may be missing here.
+    found.problems = [*data.warnings, *lint_data(data, loaded.recipe.data, truncation=False), *found.problems]
     if args.json:
         print_json(_document(found, picked))
     else:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 from pathlib import Path
 
 from rich.columns import Columns
 from rich.panel import Panel
+from rich.text import Text
 
 from tuner_tui.commands.common import err, out, print_json
 from tuner_tui.domain.methods import method
@@ -61,6 +64,31 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _context(loaded, system: str | None, tools_file: str | None) -> tuple[str | None, list | None]:
+    """The system prompt and tools to ask with: the user's, else those most training rows had (a model taught
+    with a system prompt and tool schemas is asked the way it was taught)."""
+    tools = None
+    if tools_file is not None:
+        try:
+            tools = json.loads(Path(tools_file).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ProblemsFound([Problem(tools_file, f"cannot read the tools: {error}",
+                                         hint="a JSON list of tool schemas")]) from None
+        if not isinstance(tools, list):
+            raise ProblemsFound([Problem(tools_file, "expected a JSON list of tool schemas")])
+    if system is not None and tools_file is not None:
+        return system, tools
+    from tuner_tui.domain.dataset_rows import is_local, prepare_local
+    from tuner_tui.domain.training_text import usual_context
+
+    usual: tuple[str | None, list | None] = (None, None)
+    spec = loaded.recipe.data
+    if is_local(spec.path, loaded.base_dir):
+        with contextlib.suppress(ProblemsFound):      # the data moved or changed since: ask without
+            usual = usual_context(prepare_local(spec, loaded.base_dir, loaded.recipe.train.seed))
+    return (system if system is not None else usual[0]), (tools if tools_file is not None else usual[1])
+
+
 def cmd_try(args: argparse.Namespace) -> int:
     record, run_dir = _ended_run(args.run)
     loaded = load_recipe(RunDir(run_dir).recipe)
@@ -70,12 +98,15 @@ def cmd_try(args: argparse.Namespace) -> int:
     from tuner_tui.training.model_sources import materialize
     from tuner_tui.training.outputs import base_and_tuned
 
+    system, tools = _context(loaded, args.system, args.tools)
     base_path = materialize(loaded.recipe.model.source, Home.default())
     answers = base_and_tuned(run_dir, loaded.recipe, base_path, args.prompt, args.max_new_tokens,
-                             Home.default().models_dir, loaded.base_dir)
+                             Home.default().models_dir, loaded.base_dir, system, tools)
     if args.json:
-        print_json({"run_id": record["id"], **answers})
+        print_json({"run_id": record["id"], **answers, "system": system, "tools": tools})
         return 0
+    out.print(Panel(Text(answers["formatted_prompt"], style="dim", overflow="fold"),
+                    title="prompt, as the model reads it"), soft_wrap=False)
     out.print(Columns([Panel(answers["base"], title="base", width=60),
                        Panel(answers["tuned"], title=f"tuned ({record['id']})", width=60)]))
     return 0

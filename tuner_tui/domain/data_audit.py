@@ -172,7 +172,7 @@ def _messages(audit: DataAudit) -> None:
         longest = max(audit.rows[i].tokens for i in cut_rows)
         audit.problems.append(Problem(
             source, f"{len(cut_rows)} of {n} rows ({_pct(len(cut_rows), n)}; {_where(audit, cut_rows)}) have an "
-            f"answer cut before its end by data.max_length {limit} (the longest row is {longest} tokens): the "
+            f"answer cut before its end by data.max_length {limit} (the longest of them is {longest} tokens): the "
             "model learns to stop mid-answer", key="data.max_length", line=_line(audit, cut_rows),
             hint="raise data.max_length (activation memory grows with it) or drop those rows", severity="warning"))
 

@@ -21,6 +21,7 @@ and an end-of-text token, as trl did.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,7 +74,7 @@ class Renderer:
     def render(self, example: dict) -> Rendered:
         if "text" in example:
             text = example["text"]
-            if self.eos_token and not text.endswith(self.eos_token):
+            if self.eos_token and not text.rstrip().endswith(self.eos_token):   # "...<|im_end|>\n" has one
                 text += self.eos_token
             return Rendered(text, (Turn("text", 0, len(text)),), ((0, len(text)),), True)
         assert self.template is not None
@@ -402,13 +403,36 @@ def describe(text: TrainingText) -> str:
     return f"{template}; trains {what[r.train_on]}"
 
 
-def prompt_for(text: TrainingText, user_text: str) -> str:
+def prompt_for(text: TrainingText, user_text: str, system: str | None = None, tools: list | None = None) -> str:
     """A user's prompt as the trained model expects it (what `tuner try` sends and apply_chat_template gives)."""
     template = text.renderer.template
     if template is None:
         return user_text
-    return template.render([{"role": "user", "content": user_text}], add_generation_prompt=True)
+    messages = [{"role": "system", "content": system}] if system else []
+    return template.render([*messages, {"role": "user", "content": user_text}], add_generation_prompt=True,
+                           tools=tools)
+
+
+def usual_context(prepared: PreparedData) -> tuple[str | None, list | None]:
+    """The system prompt and the tools most rows were trained with (each only when more than half had the same):
+    `tuner try` prompts with them by default, so the tuned model is asked as it was taught."""
+    systems: dict[str, int] = {}
+    tools: dict[str, int] = {}
+    first: dict[str, list] = {}          # each tools list as written (its key order is what the template dumps)
+    for example in prepared.examples:
+        messages = example.get("messages") or []
+        if messages and messages[0]["role"] == "system":
+            systems[messages[0]["content"]] = systems.get(messages[0]["content"], 0) + 1
+        if example.get("tools"):
+            key = json.dumps(example["tools"], sort_keys=True)
+            tools[key] = tools.get(key, 0) + 1
+            first.setdefault(key, example["tools"])
+    half = prepared.rows / 2
+    system = max(systems, key=systems.__getitem__) if systems else None
+    tool = max(tools, key=tools.__getitem__) if tools else None
+    return (system if system is not None and systems[system] > half else None,
+            first[tool] if tool is not None and tools[tool] > half else None)
 
 
 __all__ = ["IGNORE", "Encoder", "RenderError", "Rendered", "Renderer", "Segment", "TokenizedRow", "TrainingText", "training_text_of",
-           "Turn", "describe", "prompt_for", "render_dataset", "renderer", "segments", "tokenize", "training_text"]
+           "Turn", "describe", "prompt_for", "usual_context", "render_dataset", "renderer", "segments", "tokenize", "training_text"]

@@ -27,11 +27,11 @@ def merge_adapter(run_dir: Path, recipe: Recipe, base_path: str) -> Path:
 
 
 def prompt_text(recipe: Recipe, tokenizer, prompt: str, base_path: str, models_dir: Path,
-                base_dir: Path) -> str:
+                base_dir: Path, system: str | None = None, tools: list | None = None) -> str:
     """The prompt exactly as training rendered it: through the template training used (and saved with the
     outputs), from the same code that rendered the rows (domain/training_text)."""
     text = worker_text(recipe, base_dir, base_path, tokenizer, "<try>", models_dir)
-    return prompt_for(text, prompt)
+    return prompt_for(text, prompt, system, tools)
 
 
 @torch.inference_mode()
@@ -43,12 +43,12 @@ def generate(model, tokenizer, text: str, max_new_tokens: int) -> str:
 
 
 def base_and_tuned(run_dir: Path, recipe: Recipe, base_path: str, prompt: str, max_new_tokens: int,
-                   models_dir: Path, base_dir: Path) -> dict:
+                   models_dir: Path, base_dir: Path, system: str | None = None, tools: list | None = None) -> dict:
     """Greedy answers of the base model and of the tuned one (adapter on top, or merged/full weights)."""
     dtype = torch.bfloat16 if torch.cuda.is_available() else torch.float32
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    text = prompt_text(recipe, tokenizer, prompt, base_path, models_dir, base_dir)
+    text = prompt_text(recipe, tokenizer, prompt, base_path, models_dir, base_dir, system, tools)
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype,
                                                 trust_remote_code=recipe.model.trust_remote_code).to(device)  # type: ignore[arg-type]  # transformers' typed .to() loses its signature
     base.eval()
