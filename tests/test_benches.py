@@ -49,3 +49,11 @@ def test_ui_idle_bench_quick_mode_follows_a_live_replay_without_torch():
     assert figures["live_run"]["events_followed"] > 0 and figures["no_runs"]["events_followed"] == 0
     assert figures["cpu_percent_live"] >= 0 and figures["cpu_percent_no_runs"] >= 0
     assert figures["torch_imported"] is False and figures["heavy_modules_imported"] == []
+
+
+def test_data_audit_bench_small_mode_audits_every_kind_of_row():
+    proc = subprocess.run([sys.executable, "bench/data_audit.py", "--rows", "200"], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["name"] == "data_audit" and result["figures"]["tools"]["tokens"] > 0
