@@ -30,12 +30,13 @@ FIXTURES = REPO / "tests" / "fixtures" / "recorded"
 SIZE = (132, 40)
 
 
-def build_home(source: Path, root: Path, with_weights: bool, default_models: Path) -> Home:
+def build_home(source: Path, root: Path, with_weights: bool, default_models: Path | None = None) -> Home:
     """Copy each recorded run dir into a fresh home and index it through the real store; the models built in
     the user's own home are used (the pre-flight shot needs the model's tokenizer for its row browser)."""
     home = Home(root).ensure()
     models = root / "models"
-    if default_models.is_dir() and default_models != models and not models.is_symlink():
+    if default_models is not None and default_models.is_dir() and default_models != models and \
+            not models.is_symlink():
         if models.is_dir() and not any(models.iterdir()):      # ensure() made it empty: use the built models
             models.rmdir()
         if not models.exists():
