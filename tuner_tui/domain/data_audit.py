@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from tuner_tui.domain import row_text_checks as checks
 from tuner_tui.domain.dataset_rows import PreparedData
 from tuner_tui.domain.problems import Problem
+from tuner_tui.domain.row_problems import percent as _pct
 from tuner_tui.domain.training_text import Rendered, TokenizedRow, TrainingText, segments, tokenize
 
 BLOCK_SHARE = 0.05          # rows training on nothing above this share block the launch
-SHOWN = 3                   # example lines named per message
 HISTOGRAM_EDGES = (64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 
 
@@ -132,21 +132,11 @@ def _turn_trained(start: int, end: int, rendered: Rendered, row: TokenizedRow, m
 
 
 def _where(audit: DataAudit, indexes: list[int]) -> str:
-    origins = audit.prepared.origins
-    has_lines = bool(origins) and origins[indexes[0]][1] is not None
-    numbers = [origins[i][1] if has_lines else (origins[i][0] if origins else i + 1) for i in indexes[:SHOWN]]
-    word = "line" if has_lines else "row"
-    return f"{word}{'s' if len(indexes) > 1 else ''} " + ", ".join(map(str, numbers)) + \
-        (", ..." if len(indexes) > SHOWN else "")
+    return audit.prepared.where_many(indexes)
 
 
 def _line(audit: DataAudit, indexes: list[int]) -> int | None:
     return audit.prepared.origins[indexes[0]][1] if audit.prepared.origins else None
-
-
-def _pct(count: int, total: int) -> str:
-    share = count / total
-    return "<1%" if 0 < share < 0.01 else f"{share:.0%}"
 
 
 def _messages(audit: DataAudit) -> None:

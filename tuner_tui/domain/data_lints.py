@@ -23,6 +23,7 @@ from pathlib import Path
 from tuner_tui.domain.dataset_rows import PreparedData, read_rows
 from tuner_tui.domain.problems import Problem, ProblemsFound
 from tuner_tui.domain.recipe import DataSpec
+from tuner_tui.domain.row_problems import percent as _pct
 
 __all__ = ["lint_data"]
 
@@ -144,11 +145,6 @@ def _prompt_answer(example: dict) -> tuple[str | None, str]:
     last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
     answer = messages[last]["content"] or str(messages[last].get("tool_calls") or "")
     return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages[:last]), answer
-
-
-def _pct(count: int, total: int) -> str:
-    share = count / total
-    return "<1%" if 0 < share < 0.01 else f"{share:.0%}"
 
 
 def _answer_column(spec: DataSpec) -> tuple[str, str]:

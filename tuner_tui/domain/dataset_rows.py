@@ -67,6 +67,13 @@ class PreparedData:
     def rows(self) -> int:
         return len(self.examples)
 
+    def where_many(self, indexes: list[int]) -> str:
+        """'lines 3, 17, 42, ...' (or 'rows ...' where the format has no lines) for examples, as messages name them."""
+        origins = self.origins
+        has_lines = bool(origins) and origins[indexes[0]][1] is not None
+        numbers = [origins[i][1] if has_lines else (origins[i][0] if origins else i + 1) for i in indexes]
+        return first_few(numbers, "line" if has_lines else "row")       # type: ignore[arg-type]  # lines checked
+
     def where(self, index: int) -> str:
         """'FILE:LINE' of an example (or 'FILE row N' where the format has no lines)."""
         number, line = self.origins[index] if index < len(self.origins) else (index + 1, None)

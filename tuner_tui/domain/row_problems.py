@@ -22,6 +22,12 @@ from tuner_tui.domain.recipe import DataSpec
 SHOWN = 3           # lines (or rows) named per message, as the data lints name them
 
 
+def percent(count: int, total: int) -> str:
+    """A share of rows as the messages say it: '<1%' rather than a misleading '0%'."""
+    share = count / total
+    return "<1%" if 0 < share < 0.01 else f"{share:.0%}"
+
+
 def first_few(numbers: list[int], word: str) -> str:
     """'lines 3, 17, 42, ...' (the first SHOWN numbers), or 'line 3' for one."""
     listed = ", ".join(map(str, numbers[:SHOWN])) + (", ..." if len(numbers) > SHOWN else "")
